@@ -25,7 +25,7 @@
 //! let policy = Policy::default_policy();
 //! let v = policy.review("oh fuuuck", Sender::anonymous());
 //! assert_eq!(v.outcome(), Outcome::Mask);
-//! assert_eq!(v.content("oh fuuuck"), "oh *******");
+//! assert_eq!(v.content("oh fuuuck"), "oh ******");
 //!
 //! // Scunthorpe-safe: innocent words that contain profane ones pass unchanged.
 //! let v = policy.review("Scunthorpe, Penistone and Sussex: cocktails on me", Sender::anonymous());

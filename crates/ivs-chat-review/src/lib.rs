@@ -1,1 +1,60 @@
+//! # ivs-chat-review
+//!
+//! Write an Amazon IVS Chat message review handler in Rust: implement one method, get a
+//! Lambda function that always answers IVS with a valid response within its budget.
+//!
+//! - [`ReviewRequest`], [`ReviewResponse`], [`ReviewResult`]: the IVS payloads, exactly
+//!   (PascalCase JSON); unknown fields and missing attribute maps are accepted.
+//! - [`Reviewer`]: the trait you implement; [`run`] runs it under `lambda_runtime`.
+//! - Contract enforcement ([`ReviewConfig::enforce`]): content is 1..=500 code points and
+//!   never longer than the original unless the room allows it, DENY carries content,
+//!   attributes stay within 1 KB. Invalid events (not JSON, wrong shape, too large, lone
+//!   surrogates) get a configured verdict, default DENY, instead of a runtime error that
+//!   would hand the decision to the room's fallback (ALLOW by default).
+//! - [`simulator`]: what IVS would do with a handler's outcome, for tests and local runs.
+//! - [`RuleReviewer`] (feature `rules`, on by default): reviews with a `chat-rules` policy.
+//!
+//! A complete custom reviewer:
+//!
+//! ```no_run
+//! use ivs_chat_review::{BoxError, Review, ReviewConfig, ReviewRequest, ReviewResponse, Reviewer};
+//!
+//! struct NoShouting;
+//!
+//! impl Reviewer for NoShouting {
+//!     async fn review(&self, req: &ReviewRequest) -> Result<Review, BoxError> {
+//!         let shouting = req.content.len() > 8 && req.content == req.content.to_uppercase();
+//!         Ok(if shouting {
+//!             ReviewResponse::rewrite(req, req.content.to_lowercase()).into()
+//!         } else {
+//!             ReviewResponse::allow(req).into()
+//!         })
+//!     }
+//! }
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> Result<(), lambda_runtime::Error> {
+//!     lambda_runtime::tracing::init_default_subscriber();
+//!     ivs_chat_review::run(NoShouting, ReviewConfig::default()).await
+//! }
+//! ```
+#![warn(missing_docs)]
 
+mod contract;
+mod enforce;
+#[cfg(feature = "rules")]
+mod rules;
+mod service;
+pub mod simulator;
+
+pub use contract::{
+    InvalidRequest, MAX_ATTRIBUTES_BYTES, MAX_CONTENT_CHARS, REASON_ATTRIBUTE, ReviewRequest,
+    ReviewResponse, ReviewResult, Sender,
+};
+pub use enforce::{Correction, PLACEHOLDER_CONTENT, ReviewConfig};
+#[cfg(feature = "rules")]
+pub use rules::{FLAGGED_ATTRIBUTE, RULES_ATTRIBUTE, RuleDecision, RuleReviewer, SEVERITY_ATTRIBUTE};
+pub use service::{
+    BoxError, MAX_PAYLOAD_BYTES, PayloadGuard, PayloadGuardLayer, Review, ReviewService, Reviewer,
+    run, undecodable,
+};

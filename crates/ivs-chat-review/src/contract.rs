@@ -1,0 +1,266 @@
+//! The IVS Chat message review contract: request and response payloads, exactly as IVS
+//! sends and expects them (PascalCase JSON).
+
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+
+/// The most code points a chat message may have (a room's `maximumMessageLength` is
+/// 1..=500).
+pub const MAX_CONTENT_CHARS: usize = 500;
+
+/// The most bytes of response attributes (keys plus values) this crate returns. IVS
+/// documents "about 1 KB"; we keep strictly within 1024 bytes.
+pub const MAX_ATTRIBUTES_BYTES: usize = 1024;
+
+/// Whether IVS delivers the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReviewResult {
+    /// Deliver the message (with the response's content and attributes).
+    Allow,
+    /// Deliver it to no one; the sender gets error 406.
+    Deny,
+}
+
+impl ReviewResult {
+    /// `ALLOW` or `DENY`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewResult::Allow => "ALLOW",
+            ReviewResult::Deny => "DENY",
+        }
+    }
+}
+
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// The sender of a message under review.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Sender {
+    /// Attributes from the sender's chat token (at most 1 KB).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub attributes: BTreeMap<String, String>,
+    /// The sender's user id (1..=128 characters).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub user_id: String,
+    /// The sender's IP address. Never logged unless content logging is enabled.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub ip: String,
+}
+
+/// A message that IVS Chat asks the handler to review.
+///
+/// Unknown fields are ignored and missing or `null` attribute maps are empty, so future
+/// additions to the payload do not break a deployed handler. `Content` is required.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReviewRequest {
+    /// The message text (1..=500 code points).
+    pub content: String,
+    /// The message id (12 alphanumeric characters).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub message_id: String,
+    /// The room's ARN.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub room_arn: String,
+    /// The message's attributes, set by the sending client.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub attributes: BTreeMap<String, String>,
+    /// Who sent it.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub sender: Sender,
+}
+
+/// Why an event is not a valid review request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidRequest {
+    /// The payload is not JSON, has the wrong shape or field types.
+    #[error("not a review request: {0}")]
+    Malformed(String),
+    /// `Content` is an empty string.
+    #[error("Content is empty")]
+    EmptyContent,
+    /// `Content` is longer than IVS allows.
+    #[error("Content has {0} code points; IVS allows at most 500")]
+    ContentTooLong(usize),
+    /// The payload is larger than any review request can be.
+    #[error("payload of {0} bytes is larger than any review request")]
+    TooLarge(usize),
+}
+
+impl ReviewRequest {
+    /// A request with the given content and empty ids, for tests and local runs.
+    pub fn new(content: impl Into<String>) -> Self {
+        Self {
+            content: content.into(),
+            message_id: String::new(),
+            room_arn: String::new(),
+            attributes: BTreeMap::new(),
+            sender: Sender::default(),
+        }
+    }
+
+    /// Parses and validates a request from a JSON value.
+    pub fn from_value(value: serde_json::Value) -> Result<Self, InvalidRequest> {
+        if !value.is_object() {
+            return Err(InvalidRequest::Malformed(format!(
+                "expected a JSON object, got {}",
+                json_kind(&value)
+            )));
+        }
+        let req: ReviewRequest = serde_json::from_value(value)
+            .map_err(|e| InvalidRequest::Malformed(e.to_string()))?;
+        req.validate()?;
+        Ok(req)
+    }
+
+    /// Parses and validates a request from JSON bytes.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, InvalidRequest> {
+        if bytes.len() > crate::MAX_PAYLOAD_BYTES {
+            return Err(InvalidRequest::TooLarge(bytes.len()));
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| InvalidRequest::Malformed(e.to_string()))?;
+        Self::from_value(value)
+    }
+
+    /// Checks the constraints IVS guarantees, so a reviewer can rely on them.
+    pub fn validate(&self) -> Result<(), InvalidRequest> {
+        if self.content.is_empty() {
+            return Err(InvalidRequest::EmptyContent);
+        }
+        let n = self.content.chars().count();
+        if n > MAX_CONTENT_CHARS {
+            return Err(InvalidRequest::ContentTooLong(n));
+        }
+        Ok(())
+    }
+
+    /// The room id: the part of the ARN after `room/`.
+    pub fn room_id(&self) -> &str {
+        self.room_arn.rsplit('/').next().unwrap_or("")
+    }
+}
+
+pub(crate) fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// The handler's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReviewResponse {
+    /// The content to deliver (ALLOW) or the original (DENY): 1..=500 code points.
+    pub content: String,
+    /// ALLOW or DENY.
+    pub review_result: ReviewResult,
+    /// Attributes delivered with the message (they replace the message's own).
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// The attribute that carries a user-safe reason on DENY.
+pub const REASON_ATTRIBUTE: &str = "Reason";
+
+impl ReviewResponse {
+    /// Deliver the message unchanged, keeping its attributes.
+    pub fn allow(request: &ReviewRequest) -> Self {
+        Self {
+            content: request.content.clone(),
+            review_result: ReviewResult::Allow,
+            attributes: request.attributes.clone(),
+        }
+    }
+
+    /// Deliver the message with new content (for example with words masked), keeping its
+    /// attributes.
+    pub fn rewrite(request: &ReviewRequest, content: impl Into<String>) -> Self {
+        Self {
+            content: content.into(),
+            review_result: ReviewResult::Allow,
+            attributes: request.attributes.clone(),
+        }
+    }
+
+    /// Reject the message, with a short reason that is safe to show the sender.
+    pub fn deny(request: &ReviewRequest, reason: impl Into<String>) -> Self {
+        let mut attributes = BTreeMap::new();
+        attributes.insert(REASON_ATTRIBUTE.to_string(), reason.into());
+        Self {
+            content: request.content.clone(),
+            review_result: ReviewResult::Deny,
+            attributes,
+        }
+    }
+
+    /// Adds an attribute.
+    pub fn with_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.attributes.insert(key.into(), value.into());
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_the_ivs_shape() {
+        let r = ReviewRequest::from_value(json!({
+            "Content": "hi", "MessageId": "ABCDEFGHIJKL",
+            "RoomArn": "arn:aws:ivschat:us-west-2:123456789012:room/abcdEFGH1234",
+            "Attributes": {"a": "b"},
+            "Sender": {"Attributes": {"role": "viewer"}, "UserId": "u1", "Ip": "192.0.2.1"},
+            "Future": 1
+        }))
+        .unwrap();
+        assert_eq!(r.room_id(), "abcdEFGH1234");
+        assert_eq!(r.sender.attributes["role"], "viewer");
+    }
+
+    /// Each row: payload, whether it is a valid request.
+    #[test]
+    fn validation_table() {
+        let rows = [
+            (json!({"Content": "x"}), true),
+            (json!({"Content": "x", "Attributes": null, "Sender": null}), true),
+            (json!({"Content": ""}), false),
+            (json!({"Content": 5}), false),
+            (json!({}), false),
+            (json!([1]), false),
+            (json!("text"), false),
+            (json!({"Content": "x".repeat(501)}), false),
+            (json!({"Content": "é".repeat(500)}), true),
+            (json!({"Content": "x", "Sender": {"UserId": 7}}), false),
+        ];
+        for (v, ok) in rows {
+            assert_eq!(ReviewRequest::from_value(v.clone()).is_ok(), ok, "{v}");
+        }
+    }
+
+    #[test]
+    fn response_serialises_in_pascal_case() {
+        let r = ReviewResponse::deny(&ReviewRequest::new("x"), "no");
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            v,
+            json!({"Content": "x", "ReviewResult": "DENY", "Attributes": {"Reason": "no"}})
+        );
+    }
+}
