@@ -1,1 +1,61 @@
+//! Shared helpers for the workspace's integration tests: the sample events and what each
+//! must produce.
 
+use std::path::PathBuf;
+
+/// The repository's `events/` folder.
+pub fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("events")
+}
+
+/// `../shared/data/<name>` beside the checkout, if present.
+pub fn shared_data(name: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(name);
+    p.exists().then_some(p)
+}
+
+/// What a review event must produce with the default policy and configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected {
+    /// The event file name.
+    pub file: &'static str,
+    /// `ALLOW` or `DENY`.
+    pub result: &'static str,
+    /// The exact content returned, when it matters (`None`: the original for ALLOW).
+    pub content: Option<&'static str>,
+    /// A rule that must fire (checked where the rule engine is visible).
+    pub rule: Option<&'static str>,
+}
+
+/// Every review event in `events/` and its expected verdict.
+pub const REVIEW_EVENTS: &[Expected] = &[
+    Expected { file: "rule-review-handler-clean.json", result: "ALLOW", content: None, rule: None },
+    Expected {
+        file: "rule-review-handler-profane.json",
+        result: "ALLOW",
+        content: Some("that boss fight was ******* hard"),
+        rule: Some("profanity-strong"),
+    },
+    Expected { file: "rule-review-handler-severe.json", result: "DENY", content: None, rule: Some("profanity-severe") },
+    Expected {
+        file: "rule-review-handler-evasive.json",
+        result: "ALLOW",
+        content: Some("what a ******* show, ********"),
+        rule: Some("profanity-mild"),
+    },
+    Expected { file: "rule-review-handler-spam.json", result: "DENY", content: None, rule: Some("copypasta") },
+    Expected { file: "rule-review-handler-link.json", result: "DENY", content: None, rule: Some("links") },
+    Expected { file: "rule-review-handler-exempt-moderator.json", result: "ALLOW", content: None, rule: None },
+    Expected { file: "rule-review-handler-scunthorpe.json", result: "ALLOW", content: None, rule: None },
+    Expected { file: "rule-review-handler-malformed-missing-content.json", result: "DENY", content: Some("-"), rule: None },
+    Expected { file: "rule-review-handler-malformed-wrong-types.json", result: "DENY", content: Some("-"), rule: None },
+    Expected { file: "rule-review-handler-malformed-not-object.json", result: "DENY", content: Some("-"), rule: None },
+    Expected { file: "rule-review-handler-malformed-lone-surrogate.json", result: "DENY", content: Some("-"), rule: None },
+];
+
+/// Reads an event file.
+pub fn read_event(file: &str) -> Vec<u8> {
+    std::fs::read(events_dir().join(file)).unwrap_or_default()
+}

@@ -135,6 +135,19 @@ impl<R: Reviewer> ReviewService<R> {
         response
     }
 
+    /// Answers one raw event body, as the Lambda runtime path does: undecodable bodies
+    /// (too large, not UTF-8, not JSON, lone surrogates) get the invalid-request verdict.
+    pub async fn handle_bytes(&self, body: &[u8]) -> ReviewResponse {
+        if let Some(reason) = undecodable(body) {
+            tracing::warn!(reason, "invalid review event: answered with the configured verdict");
+            return self.config.invalid(None);
+        }
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(v) => self.handle(v).await,
+            Err(e) => self.reject(InvalidRequest::Malformed(e.to_string()), None),
+        }
+    }
+
     fn reject(&self, error: InvalidRequest, content: Option<&str>) -> ReviewResponse {
         let response = self.config.invalid(content);
         tracing::warn!(
