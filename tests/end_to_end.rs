@@ -3,6 +3,8 @@
 //! satisfy the IVS contract (checked with the delivery simulator's validator). A broken
 //! policy must be reported as an init error.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use integration_tests::{REVIEW_EVENTS, read_event};
 use ivs_chat_review::simulator::{RoomConfig, validate_response};
 use runtime_api_emulator::{Outcome, RuntimeApi};
@@ -26,7 +28,10 @@ fn handler_binary() -> PathBuf {
     }
     let status = cmd.status().unwrap();
     assert!(status.success(), "building rule-review-handler failed");
-    dir.join(format!("rule-review-handler{}", std::env::consts::EXE_SUFFIX))
+    dir.join(format!(
+        "rule-review-handler{}",
+        std::env::consts::EXE_SUFFIX
+    ))
 }
 
 fn spawn(api: &RuntimeApi, envs: &[(&str, &str)]) -> tokio::process::Child {
@@ -59,8 +64,9 @@ async fn handler_binary_reviews_every_sample_event_through_the_runtime_api() {
             panic!("{}: the function reported an error: {outcome:?}", e.file);
         };
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        let resp = validate_response(&json, &RoomConfig::default())
-            .unwrap_or_else(|v| panic!("{}: response breaks the IVS contract: {v}: {json}", e.file));
+        let resp = validate_response(&json, &RoomConfig::default()).unwrap_or_else(|v| {
+            panic!("{}: response breaks the IVS contract: {v}: {json}", e.file)
+        });
         assert_eq!(resp.review_result.as_str(), e.result, "{}", e.file);
         if let Some(want) = e.content {
             assert_eq!(resp.content, want, "{}", e.file);
@@ -69,7 +75,9 @@ async fn handler_binary_reviews_every_sample_event_through_the_runtime_api() {
     // A 1 MB payload and raw garbage get a verdict too, not a runtime error.
     for body in [vec![b'x'; 1 << 20], b"\xff\xfe not json".to_vec()] {
         let outcome = api.invoke(body).await.unwrap();
-        let Outcome::Response(b) = outcome else { panic!("error: {outcome:?}") };
+        let Outcome::Response(b) = outcome else {
+            panic!("error: {outcome:?}")
+        };
         let json: serde_json::Value = serde_json::from_slice(&b).unwrap();
         assert_eq!(json["ReviewResult"], "DENY");
     }
@@ -86,7 +94,10 @@ async fn a_broken_policy_is_reported_as_an_init_error() {
         .expect("no init error reported");
     let msg = err["errorMessage"].as_str().unwrap_or_default();
     assert_eq!(err["errorType"], "Runtime.InitError");
-    assert!(msg.contains("rule `phone`") && msg.contains("line 4"), "{msg}");
+    assert!(
+        msg.contains("rule `phone`") && msg.contains("line 4"),
+        "{msg}"
+    );
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await
         .unwrap()

@@ -1,6 +1,8 @@
 //! Every sample event in `events/` is reviewed with the default policy and checked against
 //! its expected verdict; the walk fails if a file has no expectation.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use integration_tests::{REVIEW_EVENTS, events_dir, read_event};
 use ivs_chat_review::simulator::{RoomConfig, validate_response};
 use ivs_chat_review::{ReviewRequest, ReviewService};
@@ -20,7 +22,10 @@ fn every_event_file_has_an_expectation() {
                 "events/{name} has no expected verdict in tests/support/lib.rs"
             );
         } else {
-            assert!(name.ends_with("-scheduled.json"), "unexpected event file {name}");
+            assert!(
+                name.ends_with("-scheduled.json"),
+                "unexpected event file {name}"
+            );
         }
     }
 }

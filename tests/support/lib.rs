@@ -31,28 +31,78 @@ pub struct Expected {
 
 /// Every review event in `events/` and its expected verdict.
 pub const REVIEW_EVENTS: &[Expected] = &[
-    Expected { file: "rule-review-handler-clean.json", result: "ALLOW", content: None, rule: None },
+    Expected {
+        file: "rule-review-handler-clean.json",
+        result: "ALLOW",
+        content: None,
+        rule: None,
+    },
     Expected {
         file: "rule-review-handler-profane.json",
         result: "ALLOW",
         content: Some("that boss fight was ******* hard"),
         rule: Some("profanity-strong"),
     },
-    Expected { file: "rule-review-handler-severe.json", result: "DENY", content: None, rule: Some("profanity-severe") },
+    Expected {
+        file: "rule-review-handler-severe.json",
+        result: "DENY",
+        content: None,
+        rule: Some("profanity-severe"),
+    },
     Expected {
         file: "rule-review-handler-evasive.json",
         result: "ALLOW",
         content: Some("what a ******* show, ********"),
         rule: Some("profanity-mild"),
     },
-    Expected { file: "rule-review-handler-spam.json", result: "DENY", content: None, rule: Some("copypasta") },
-    Expected { file: "rule-review-handler-link.json", result: "DENY", content: None, rule: Some("links") },
-    Expected { file: "rule-review-handler-exempt-moderator.json", result: "ALLOW", content: None, rule: None },
-    Expected { file: "rule-review-handler-scunthorpe.json", result: "ALLOW", content: None, rule: None },
-    Expected { file: "rule-review-handler-malformed-missing-content.json", result: "DENY", content: Some("-"), rule: None },
-    Expected { file: "rule-review-handler-malformed-wrong-types.json", result: "DENY", content: Some("-"), rule: None },
-    Expected { file: "rule-review-handler-malformed-not-object.json", result: "DENY", content: Some("-"), rule: None },
-    Expected { file: "rule-review-handler-malformed-lone-surrogate.json", result: "DENY", content: Some("-"), rule: None },
+    Expected {
+        file: "rule-review-handler-spam.json",
+        result: "DENY",
+        content: None,
+        rule: Some("copypasta"),
+    },
+    Expected {
+        file: "rule-review-handler-link.json",
+        result: "DENY",
+        content: None,
+        rule: Some("links"),
+    },
+    Expected {
+        file: "rule-review-handler-exempt-moderator.json",
+        result: "ALLOW",
+        content: None,
+        rule: None,
+    },
+    Expected {
+        file: "rule-review-handler-scunthorpe.json",
+        result: "ALLOW",
+        content: None,
+        rule: None,
+    },
+    Expected {
+        file: "rule-review-handler-malformed-missing-content.json",
+        result: "DENY",
+        content: Some("-"),
+        rule: None,
+    },
+    Expected {
+        file: "rule-review-handler-malformed-wrong-types.json",
+        result: "DENY",
+        content: Some("-"),
+        rule: None,
+    },
+    Expected {
+        file: "rule-review-handler-malformed-not-object.json",
+        result: "DENY",
+        content: Some("-"),
+        rule: None,
+    },
+    Expected {
+        file: "rule-review-handler-malformed-lone-surrogate.json",
+        result: "DENY",
+        content: Some("-"),
+        rule: None,
+    },
 ];
 
 /// Reads an event file.

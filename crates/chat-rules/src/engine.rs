@@ -205,8 +205,7 @@ impl Policy {
                 for h in &hits {
                     let Owner::Rule(r) = h.owner else { continue };
                     let r = usize::from(r);
-                    if !active(&state, r)
-                        || allowed.iter().any(|&(s, e)| h.start < e && s < h.end)
+                    if !active(&state, r) || allowed.iter().any(|&(s, e)| h.start < e && s < h.end)
                     {
                         continue;
                     }
@@ -259,7 +258,9 @@ impl Policy {
                         max_ratio,
                     },
                     Some(s),
-                ) => s.chars >= *min_length && f64::from(s.symbols) > max_ratio * f64::from(s.chars),
+                ) => {
+                    s.chars >= *min_length && f64::from(s.symbols) > max_ratio * f64::from(s.chars)
+                }
                 (
                     Check::Emoji {
                         max_count,

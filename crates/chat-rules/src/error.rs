@@ -23,7 +23,9 @@ pub enum PolicyErrorKind {
     #[error("{0}")]
     Syntax(String),
     /// The policy declares a format version this library does not read.
-    #[error("unsupported policy version {found}; this build reads version {supported}: set `version = {supported}`")]
+    #[error(
+        "unsupported policy version {found}; this build reads version {supported}: set `version = {supported}`"
+    )]
     Version {
         /// The version found in the file.
         found: u32,
@@ -71,7 +73,9 @@ pub enum PolicyErrorKind {
         problem: &'static str,
     },
     /// A regex that does not compile or is too large.
-    #[error("invalid regex `{pattern}`: {message}; fix the pattern (Rust regex syntax) or raise `regex_size_limit`")]
+    #[error(
+        "invalid regex `{pattern}`: {message}; fix the pattern (Rust regex syntax) or raise `regex_size_limit`"
+    )]
     Regex {
         /// The pattern.
         pattern: String,
@@ -170,5 +174,9 @@ impl std::error::Error for PolicyError {
 /// 1-based line of a byte offset in `text`.
 pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }

@@ -82,7 +82,12 @@ mod tests {
             .check_examples()
             .into_iter()
             .filter(|r| !r.passed())
-            .map(|r| format!("{:?}: {:?} fired {:?} content {:?}", r.text, r.failure, r.fired, r.content))
+            .map(|r| {
+                format!(
+                    "{:?}: {:?} fired {:?} content {:?}",
+                    r.text, r.failure, r.fired, r.content
+                )
+            })
             .collect();
         assert!(failures.is_empty(), "{failures:#?}");
     }

@@ -133,10 +133,10 @@ pub(crate) struct Link {
 /// any top-level domain counts.
 const TLDS: &[&str] = &[
     "ai", "app", "art", "biz", "blog", "ca", "cc", "cf", "ch", "click", "club", "cn", "co", "com",
-    "de", "dev", "es", "eu", "fm", "fr", "ga", "gg", "gq", "gl", "info", "io", "jp", "kr",
-    "ly", "ml", "mobi", "net", "nl", "nu", "online", "org", "pl", "pro", "pw",
-    "ru", "sh", "shop", "site", "space", "store", "stream", "su", "tk", "tv", "uk", "ws",
-    "xyz", "zip", "vip", "icu", "cam", "xxx", "sex", "porn", "bet", "casino", "tech",
+    "de", "dev", "es", "eu", "fm", "fr", "ga", "gg", "gq", "gl", "info", "io", "jp", "kr", "ly",
+    "ml", "mobi", "net", "nl", "nu", "online", "org", "pl", "pro", "pw", "ru", "sh", "shop",
+    "site", "space", "store", "stream", "su", "tk", "tv", "uk", "ws", "xyz", "zip", "vip", "icu",
+    "cam", "xxx", "sex", "porn", "bet", "casino", "tech",
 ];
 
 /// Top-level domains accepted in spelled-out links (`example dot com`).
@@ -155,6 +155,12 @@ static URL: LazyLock<Option<Regex>> = LazyLock::new(|| {
     )
     .ok()
 });
+
+/// Compiles the link scanner now rather than on the first message (called when a policy
+/// with a links rule is built, so the first review after a cold start is not slower).
+pub(crate) fn warm_up() {
+    let _ = URL.as_ref();
+}
 
 /// Finds links: URLs with a scheme or `www.`, bare domains with a known top-level domain,
 /// spelled-out domains (`site dot com`, `site[.]com`, `site (dot) com`) and IPv4 addresses.
@@ -177,7 +183,10 @@ pub(crate) fn find_links(text: &str, out: &mut Vec<Link>) {
             let end = rest.find(['/', '?', '#', ':']).unwrap_or(rest.len());
             rest[..end].trim_end_matches('.').to_string()
         } else if lower.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            if !lower.split('.').all(|o| o.parse::<u16>().is_ok_and(|v| v <= 255)) {
+            if !lower
+                .split('.')
+                .all(|o| o.parse::<u16>().is_ok_and(|v| v <= 255))
+            {
                 continue;
             }
             lower
@@ -245,7 +254,10 @@ pub(crate) fn host_matches(host: &str, domain: &str) -> bool {
 pub(crate) fn find_mentions(text: &str, out: &mut Vec<(usize, usize)>) {
     let bytes = text.as_bytes();
     let mut i = 0;
-    while let Some(off) = bytes.get(i..).and_then(|b| b.iter().position(|&c| c == b'@')) {
+    while let Some(off) = bytes
+        .get(i..)
+        .and_then(|b| b.iter().position(|&c| c == b'@'))
+    {
         let at = i + off;
         let starts_word = at == 0 || bytes.get(at - 1).is_some_and(u8::is_ascii_whitespace);
         let mut end = at + 1;

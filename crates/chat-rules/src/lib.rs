@@ -54,7 +54,7 @@ pub use engine::{Attributes, Fired, Outcome, Sender, Verdict};
 pub use error::{PolicyError, PolicyErrorKind};
 pub use examples::ExampleResult;
 pub use policy::{
-    Action, Example, Exempt, MaskStyle, POLICY_VERSION, Policy, PolicyStats, Rule, RuleType,
+    Action, Example, Exempt, Lint, MaskStyle, POLICY_VERSION, Policy, PolicyStats, Rule, RuleType,
     Severity,
 };
 pub use set::PolicySet;

@@ -470,7 +470,10 @@ fn join_separated_letters(text: &str, units: &mut Vec<(u8, Unit)>) {
     };
     let word_a_or_i = |&(s, _): &(usize, usize)| {
         let u = units[s].1;
-        matches!(text.get(u.start as usize..u.end as usize), Some("a" | "A" | "i" | "I"))
+        matches!(
+            text.get(u.start as usize..u.end as usize),
+            Some("a" | "A" | "i" | "I")
+        )
     };
     let mut drop = vec![false; units.len()];
     let mut any = false;

@@ -279,16 +279,45 @@ struct RawPolicy {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Check {
     Terms,
-    Regex { first: usize, count: usize },
-    Caps { min_length: u32, min_count: u32, max_ratio: f64 },
-    Symbols { min_length: u32, max_ratio: f64 },
-    Emoji { max_count: u32, min_length: u32, max_ratio: f64 },
-    Zalgo { max_marks: u32, max_count: u32 },
-    RepeatedChars { max_run: u32 },
-    RepeatedWords { max_repeats: u32 },
-    Links { allow: Vec<String>, block: Vec<String>, block_all: bool },
-    Mentions { max_count: u32 },
-    Length { max_length: u32 },
+    Regex {
+        first: usize,
+        count: usize,
+    },
+    Caps {
+        min_length: u32,
+        min_count: u32,
+        max_ratio: f64,
+    },
+    Symbols {
+        min_length: u32,
+        max_ratio: f64,
+    },
+    Emoji {
+        max_count: u32,
+        min_length: u32,
+        max_ratio: f64,
+    },
+    Zalgo {
+        max_marks: u32,
+        max_count: u32,
+    },
+    RepeatedChars {
+        max_run: u32,
+    },
+    RepeatedWords {
+        max_repeats: u32,
+    },
+    Links {
+        allow: Vec<String>,
+        block: Vec<String>,
+        block_all: bool,
+    },
+    Mentions {
+        max_count: u32,
+    },
+    Length {
+        max_length: u32,
+    },
 }
 
 /// A compiled rule.
@@ -565,6 +594,9 @@ impl Policy {
         let regex_set_norm = build_set(&set_norm_ids)?;
 
         let needs_normalized = terms.pattern_count > 0 || !set_norm_ids.is_empty();
+        if rules.iter().any(|r| r.kind == RuleType::Links) {
+            crate::heuristics::warm_up();
+        }
         let policy = Policy {
             name: raw.name.unwrap_or_else(|| "policy".to_string()),
             description: raw.description,
@@ -656,6 +688,79 @@ impl Policy {
     /// The normaliser this policy matches terms with.
     pub fn normalizer(&self) -> &Normalizer {
         &self.normalizer
+    }
+}
+
+/// A finding about a policy that compiles but may not do what its author meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lint {
+    /// The rule concerned.
+    pub rule: String,
+    /// What was found.
+    pub message: String,
+}
+
+impl Policy {
+    /// Finds unreachable and shadowed rules: rules whose terms all sit on the allow list
+    /// (they never fire), rules whose terms all belong to a rule with an action at least as
+    /// strong (they never change a verdict), rules exempt for everyone, shadow rules.
+    pub fn lint(&self) -> Vec<Lint> {
+        use std::collections::BTreeMap;
+        let mut lints = Vec::new();
+        // For each term rule: patterns it owns, allowed ones, and stronger co-owners.
+        let mut allowed: BTreeMap<u16, usize> = BTreeMap::new();
+        let mut covered: BTreeMap<u16, BTreeMap<u16, usize>> = BTreeMap::new();
+        for owners in self.terms.shared_patterns() {
+            let has_allow = owners.contains(&Owner::Allow);
+            for o in &owners {
+                let Owner::Rule(r) = o else { continue };
+                if has_allow {
+                    *allowed.entry(*r).or_default() += 1;
+                }
+                for other in &owners {
+                    if let Owner::Rule(s) = other
+                        && s != r
+                    {
+                        *covered.entry(*r).or_default().entry(*s).or_default() += 1;
+                    }
+                }
+            }
+        }
+        let owned = self.terms.patterns_per_rule();
+        for (i, rule) in self.rules.iter().enumerate() {
+            let idx = u16::try_from(i).unwrap_or(u16::MAX);
+            let total = owned.get(&idx).copied().unwrap_or(0);
+            if rule.shadow {
+                lints.push(Lint {
+                    rule: rule.id.to_string(),
+                    message: "shadow mode: reported in logs and metrics, never enforced".into(),
+                });
+            }
+            if total > 0 && allowed.get(&idx).copied().unwrap_or(0) == total {
+                lints.push(Lint {
+                    rule: rule.id.to_string(),
+                    message: "unreachable: every term is also on the allow list".into(),
+                });
+            }
+            if let Some(by) = covered.get(&idx) {
+                for (s, n) in by {
+                    let Some(other) = self.rules.get(usize::from(*s)) else {
+                        continue;
+                    };
+                    if *n == total && total > 0 && other.action >= rule.action && !other.shadow {
+                        lints.push(Lint {
+                            rule: rule.id.to_string(),
+                            message: format!(
+                                "shadowed: every term is also in rule `{}` ({}), which decides first",
+                                other.id,
+                                other.action.as_str()
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        lints
     }
 }
 
@@ -752,7 +857,10 @@ fn compile_rule(
         RuleType::Length => &["max_length"],
     };
     if let Some((field, _)) = given.iter().find(|(f, g)| *g && !allowed.contains(f)) {
-        return Err(PolicyError::new(PolicyErrorKind::FieldNotAllowed { field, kind: k }));
+        return Err(PolicyError::new(PolicyErrorKind::FieldNotAllowed {
+            field,
+            kind: k,
+        }));
     }
     let maskable = matches!(
         kind,
@@ -776,17 +884,18 @@ fn compile_rule(
         }
         Ok(v)
     };
-    let positive = |v: Option<u32>, field: &'static str, default: u32| -> Result<u32, PolicyError> {
-        let v = v.unwrap_or(default);
-        if v == 0 {
-            return Err(PolicyError::new(PolicyErrorKind::Range {
-                field,
-                value: v.to_string(),
-                expected: "a whole number of at least 1",
-            }));
-        }
-        Ok(v)
-    };
+    let positive =
+        |v: Option<u32>, field: &'static str, default: u32| -> Result<u32, PolicyError> {
+            let v = v.unwrap_or(default);
+            if v == 0 {
+                return Err(PolicyError::new(PolicyErrorKind::Range {
+                    field,
+                    value: v.to_string(),
+                    expected: "a whole number of at least 1",
+                }));
+            }
+            Ok(v)
+        };
     let check = match kind {
         RuleType::Terms => {
             let list = r.terms.as_ref().ok_or_else(|| {
@@ -835,9 +944,9 @@ fn compile_rule(
                     .build()
                     .map_err(|e| {
                         let message = match &e {
-                            regex::Error::CompiledTooBig(limit) => format!(
-                                "compiles to more than {limit} bytes (the size limit)"
-                            ),
+                            regex::Error::CompiledTooBig(limit) => {
+                                format!("compiles to more than {limit} bytes (the size limit)")
+                            }
                             other => other
                                 .to_string()
                                 .lines()
@@ -949,7 +1058,9 @@ fn compile_rule(
 /// A short, user-safe reason for each rule type (never echoes the message).
 fn default_reason(kind: RuleType) -> &'static str {
     match kind {
-        RuleType::Terms | RuleType::Regex => "Your message contains language that is not allowed here.",
+        RuleType::Terms | RuleType::Regex => {
+            "Your message contains language that is not allowed here."
+        }
         RuleType::Caps => "Please don't shout: too many capital letters.",
         RuleType::Symbols => "Your message has too many symbols.",
         RuleType::Emoji => "Your message has too many emoji.",

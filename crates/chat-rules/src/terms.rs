@@ -185,7 +185,11 @@ impl TermsBuilder {
         };
         Ok(Terms {
             ac,
-            entries: self.entries.into_iter().map(Vec::into_boxed_slice).collect(),
+            entries: self
+                .entries
+                .into_iter()
+                .map(Vec::into_boxed_slice)
+                .collect(),
             pattern_count,
             term_count: self.term_count,
         })
@@ -201,6 +205,33 @@ impl Terms {
             pattern_count: 0,
             term_count: 0,
         }
+    }
+
+    /// How many patterns each rule owns.
+    pub(crate) fn patterns_per_rule(&self) -> std::collections::BTreeMap<u16, usize> {
+        let mut m = std::collections::BTreeMap::new();
+        for entries in &self.entries {
+            let mut seen: Vec<u16> = Vec::new();
+            for e in entries.iter() {
+                if let Owner::Rule(r) = e.owner
+                    && !seen.contains(&r)
+                {
+                    seen.push(r);
+                    *m.entry(r).or_insert(0usize) += 1;
+                }
+            }
+        }
+        m
+    }
+
+    /// For each pattern (as written, not self-censor variants), the owners that share it
+    /// with the same wildcard: the raw material of policy lints.
+    pub(crate) fn shared_patterns(&self) -> impl Iterator<Item = Vec<Owner>> + '_ {
+        self.entries.iter().filter(|e| e.len() > 1).map(|entries| {
+            let mut owners: Vec<Owner> = entries.iter().map(|e| e.owner).collect();
+            owners.dedup();
+            owners
+        })
     }
 
     /// Finds every term match in `text`, with word boundaries and repeat counts checked.

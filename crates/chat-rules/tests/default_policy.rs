@@ -108,7 +108,12 @@ fn generate() -> String {
         let terms = tiers.get(desc).cloned().unwrap_or_default();
         writeln!(out, "\n# {} {} terms.", tier.comment, terms.len()).unwrap();
         writeln!(out, "[[rules]]\nid = \"{}\"\ntype = \"terms\"", tier.id).unwrap();
-        writeln!(out, "action = \"{}\"\nseverity = \"{}\"", tier.action, tier.severity).unwrap();
+        writeln!(
+            out,
+            "action = \"{}\"\nseverity = \"{}\"",
+            tier.action, tier.severity
+        )
+        .unwrap();
         if let Some(r) = tier.reason {
             writeln!(out, "reason = {}", quote(r)).unwrap();
         }
@@ -125,7 +130,7 @@ fn generate() -> String {
             line.push_str(&q);
             line.push(',');
         }
-        if line.trim().len() > 0 {
+        if !line.trim().is_empty() {
             out.push_str(line.trim_end());
             out.push('\n');
         }
@@ -138,7 +143,7 @@ fn generate() -> String {
 fn default_policy_terms_are_up_to_date() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/policies/default.toml");
     let have = std::fs::read_to_string(path).unwrap();
-    let head = &have[..have.find(MARKER).expect("the GENERATED marker is missing") ];
+    let head = &have[..have.find(MARKER).expect("the GENERATED marker is missing")];
     let want = format!("{head}{}", generate());
     if std::env::var_os("UPDATE_GENERATED").is_some() {
         std::fs::write(path, &want).unwrap();

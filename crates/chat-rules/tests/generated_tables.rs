@@ -34,12 +34,48 @@ const DEFAULT_IGNORABLE: &[(u32, u32)] = &[
 /// Look-alikes that chat users reach for but TR39 does not list as confusable with Latin
 /// (small capitals and lower-case forms of Greek and Cyrillic letters).
 const SUPPLEMENT: &[(char, &str)] = &[
-    ('κ', "k"), ('к', "k"), ('К', "k"), ('ķ', "k"), ('т', "t"), ('Т', "t"), ('м', "m"),
-    ('М', "m"), ('н', "h"), ('Н', "h"), ('в', "b"), ('В', "b"), ('ь', "b"), ('Ь', "b"),
-    ('я', "r"), ('Я', "r"), ('г', "r"), ('Г', "r"), ('ш', "w"), ('Ш', "w"), ('ц', "u"),
-    ('и', "u"), ('И', "u"), ('л', "n"), ('п', "n"), ('П', "n"), ('ч', "y"), ('Ч', "y"),
-    ('д', "d"), ('Д', "d"), ('ф', "o"), ('Ф', "o"), ('з', "3"), ('З', "3"), ('τ', "t"),
-    ('η', "n"), ('μ', "u"), ('ω', "w"), ('ρ', "p"), ('π', "n"), ('λ', "a"), ('Λ', "a"),
+    ('κ', "k"),
+    ('к', "k"),
+    ('К', "k"),
+    ('ķ', "k"),
+    ('т', "t"),
+    ('Т', "t"),
+    ('м', "m"),
+    ('М', "m"),
+    ('н', "h"),
+    ('Н', "h"),
+    ('в', "b"),
+    ('В', "b"),
+    ('ь', "b"),
+    ('Ь', "b"),
+    ('я', "r"),
+    ('Я', "r"),
+    ('г', "r"),
+    ('Г', "r"),
+    ('ш', "w"),
+    ('Ш', "w"),
+    ('ц', "u"),
+    ('и', "u"),
+    ('И', "u"),
+    ('л', "n"),
+    ('п', "n"),
+    ('П', "n"),
+    ('ч', "y"),
+    ('Ч', "y"),
+    ('д', "d"),
+    ('Д', "d"),
+    ('ф', "o"),
+    ('Ф', "o"),
+    ('з', "3"),
+    ('З', "3"),
+    ('τ', "t"),
+    ('η', "n"),
+    ('μ', "u"),
+    ('ω', "w"),
+    ('ρ', "p"),
+    ('π', "n"),
+    ('λ', "a"),
+    ('Λ', "a"),
 ];
 
 fn ascii_fold(s: &str) -> Option<String> {
@@ -53,9 +89,13 @@ fn generate() -> String {
     let mut ignore: Vec<(u32, u32)> = Vec::new();
     let mut n = 0usize;
     for cp in 0x80u32..=0x10FFFF {
-        let Some(c) = char::from_u32(cp) else { continue };
-        let ignorable =
-            is_combining_mark(c) || DEFAULT_IGNORABLE.iter().any(|&(lo, hi)| (lo..=hi).contains(&cp));
+        let Some(c) = char::from_u32(cp) else {
+            continue;
+        };
+        let ignorable = is_combining_mark(c)
+            || DEFAULT_IGNORABLE
+                .iter()
+                .any(|&(lo, hi)| (lo..=hi).contains(&cp));
         if ignorable {
             match ignore.last_mut() {
                 Some((_, hi)) if *hi + 1 == cp => *hi = cp,
@@ -65,11 +105,18 @@ fn generate() -> String {
         }
         let nfkd: String = c.nfkd().collect();
         let (folded, kind) = if let Some(f) = ascii_fold(&nfkd) {
-            let kind = if nfkd.chars().any(is_combining_mark) { "Accent" } else { "Compat" };
+            let kind = if nfkd.chars().any(is_combining_mark) {
+                "Accent"
+            } else {
+                "Compat"
+            };
             (f, kind)
         } else {
             let skel: String = unicode_security::skeleton(&c.to_string()).collect();
-            let supplement = SUPPLEMENT.iter().find(|(s, _)| *s == c).map(|(_, f)| f.to_string());
+            let supplement = SUPPLEMENT
+                .iter()
+                .find(|(s, _)| *s == c)
+                .map(|(_, f)| f.to_string());
             match ascii_fold(&skel).or(supplement) {
                 Some(f) => (f, "Confusable"),
                 None => continue,
@@ -99,9 +146,15 @@ fn generate() -> String {
          pub(crate) enum FoldKind {\n    /// NFKD without marks: fullwidth, mathematical, circled, ligatures.\n    Compat,\n    /// NFKD with marks stripped: accented letters.\n    Accent,\n    /// TR39 confusable skeleton: look-alikes from other scripts.\n    Confusable,\n}\n\n\
          use FoldKind::*;\n\n",
     );
-    writeln!(out, "/// Non-ASCII code points that fold to 1..=3 lower-case ASCII alphanumerics ({n} entries),").unwrap();
+    writeln!(
+        out,
+        "/// Non-ASCII code points that fold to 1..=3 lower-case ASCII alphanumerics ({n} entries),"
+    )
+    .unwrap();
     out.push_str("/// sorted by code point: (code point, bytes, length, kind).\n");
-    out.push_str("#[rustfmt::skip]\npub(crate) static FOLD: &[(u32, [u8; 3], u8, FoldKind)] = &[\n");
+    out.push_str(
+        "#[rustfmt::skip]\npub(crate) static FOLD: &[(u32, [u8; 3], u8, FoldKind)] = &[\n",
+    );
     out.push_str(&folds);
     out.push_str("];\n\n");
     out.push_str("/// Code point ranges dropped before matching: combining marks and default-ignorable\n/// format characters, sorted.\n#[rustfmt::skip]\npub(crate) static IGNORE: &[(u32, u32)] = &[\n");

@@ -116,8 +116,8 @@ impl ReviewRequest {
                 json_kind(&value)
             )));
         }
-        let req: ReviewRequest = serde_json::from_value(value)
-            .map_err(|e| InvalidRequest::Malformed(e.to_string()))?;
+        let req: ReviewRequest =
+            serde_json::from_value(value).map_err(|e| InvalidRequest::Malformed(e.to_string()))?;
         req.validate()?;
         Ok(req)
     }
@@ -239,7 +239,10 @@ mod tests {
     fn validation_table() {
         let rows = [
             (json!({"Content": "x"}), true),
-            (json!({"Content": "x", "Attributes": null, "Sender": null}), true),
+            (
+                json!({"Content": "x", "Attributes": null, "Sender": null}),
+                true,
+            ),
             (json!({"Content": ""}), false),
             (json!({"Content": 5}), false),
             (json!({}), false),

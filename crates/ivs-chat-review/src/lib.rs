@@ -53,7 +53,9 @@ pub use contract::{
 };
 pub use enforce::{Correction, PLACEHOLDER_CONTENT, ReviewConfig};
 #[cfg(feature = "rules")]
-pub use rules::{FLAGGED_ATTRIBUTE, RULES_ATTRIBUTE, RuleDecision, RuleReviewer, SEVERITY_ATTRIBUTE};
+pub use rules::{
+    FLAGGED_ATTRIBUTE, RULES_ATTRIBUTE, RuleDecision, RuleReviewer, SEVERITY_ATTRIBUTE,
+};
 pub use service::{
     BoxError, MAX_PAYLOAD_BYTES, PayloadGuard, PayloadGuardLayer, Review, ReviewService, Reviewer,
     run, undecodable,

@@ -63,10 +63,9 @@ impl RuleReviewer {
             })
             .collect();
         let mut response = match verdict.outcome() {
-            Outcome::Deny => ReviewResponse::deny(
-                request,
-                verdict.reason().unwrap_or("Message not allowed."),
-            ),
+            Outcome::Deny => {
+                ReviewResponse::deny(request, verdict.reason().unwrap_or("Message not allowed."))
+            }
             Outcome::Mask => ReviewResponse::rewrite(request, verdict.content(&request.content)),
             Outcome::Flag | Outcome::Allow => ReviewResponse::allow(request),
         };

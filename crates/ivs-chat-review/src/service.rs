@@ -76,7 +76,10 @@ impl<R: Reviewer> ReviewService<R> {
     pub async fn handle(&self, payload: serde_json::Value) -> ReviewResponse {
         let started = Instant::now();
         if let Some(reason) = payload.get(INVALID_KEY).and_then(|v| v.as_str()) {
-            tracing::warn!(reason, "invalid review event: answered with the configured verdict");
+            tracing::warn!(
+                reason,
+                "invalid review event: answered with the configured verdict"
+            );
             return self.config.invalid(None);
         }
         let salvage = payload
@@ -139,7 +142,10 @@ impl<R: Reviewer> ReviewService<R> {
     /// (too large, not UTF-8, not JSON, lone surrogates) get the invalid-request verdict.
     pub async fn handle_bytes(&self, body: &[u8]) -> ReviewResponse {
         if let Some(reason) = undecodable(body) {
-            tracing::warn!(reason, "invalid review event: answered with the configured verdict");
+            tracing::warn!(
+                reason,
+                "invalid review event: answered with the configured verdict"
+            );
             return self.config.invalid(None);
         }
         match serde_json::from_slice::<serde_json::Value>(body) {
@@ -174,7 +180,10 @@ impl<R: Reviewer> ReviewService<R> {
 ///     ivs_chat_review::run(AllowAll, ReviewConfig::default()).await
 /// }
 /// ```
-pub async fn run<R: Reviewer>(reviewer: R, config: ReviewConfig) -> Result<(), lambda_runtime::Error> {
+pub async fn run<R: Reviewer>(
+    reviewer: R,
+    config: ReviewConfig,
+) -> Result<(), lambda_runtime::Error> {
     let service = Arc::new(ReviewService::new(reviewer, config));
     let handler = service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let service = service.clone();
@@ -223,12 +232,10 @@ pub fn undecodable(body: &[u8]) -> Option<String> {
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
         return Some(format!("payload is not JSON: {e}"));
     }
-    let has_surrogate_escape = body.windows(3).any(|w| {
-        w[0] == b'\\' && w[1] == b'u' && matches!(w[2], b'd' | b'D')
-    });
-    if has_surrogate_escape
-        && let Err(e) = serde_json::from_slice::<serde_json::Value>(body)
-    {
+    let has_surrogate_escape = body
+        .windows(3)
+        .any(|w| w[0] == b'\\' && w[1] == b'u' && matches!(w[2], b'd' | b'D'));
+    if has_surrogate_escape && let Err(e) = serde_json::from_slice::<serde_json::Value>(body) {
         return Some(format!("payload has an invalid escape: {e}"));
     }
     None
@@ -275,11 +282,17 @@ mod tests {
     async fn every_event_gets_a_valid_answer() {
         let svc = ReviewService::new(Echo, ReviewConfig::default());
         let r = svc.handle(json!({"Content": "ab"})).await;
-        assert_eq!((r.content.as_str(), r.review_result), ("ab", ReviewResult::Allow));
+        assert_eq!(
+            (r.content.as_str(), r.review_result),
+            ("ab", ReviewResult::Allow)
+        );
         let r = svc.handle(json!({"Content": "fail"})).await;
         assert_eq!(r.review_result, ReviewResult::Deny);
         let r = svc.handle(json!(42)).await;
-        assert_eq!((r.content.as_str(), r.review_result), ("-", ReviewResult::Deny));
+        assert_eq!(
+            (r.content.as_str(), r.review_result),
+            ("-", ReviewResult::Deny)
+        );
         let r = svc.handle(json!({INVALID_KEY: "x"})).await;
         assert_eq!(r.review_result, ReviewResult::Deny);
     }

@@ -15,7 +15,9 @@
 //! assert!(matches!(d, Delivery::Fallback { result: ReviewResult::Allow, .. }));
 //! ```
 
-use crate::contract::{MAX_ATTRIBUTES_BYTES, ReviewRequest, ReviewResponse, ReviewResult, json_kind};
+use crate::contract::{
+    MAX_ATTRIBUTES_BYTES, ReviewRequest, ReviewResponse, ReviewResult, json_kind,
+};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -226,12 +228,29 @@ mod tests {
         };
         let ok = json!({"Content": "hello", "ReviewResult": "ALLOW", "Attributes": {}});
         let rows: Vec<(RoomConfig, HandlerOutcome, u64, &str)> = vec![
-            (RoomConfig::default(), HandlerOutcome::Response(ok.clone()), 5, "delivered"),
-            (deny_room, HandlerOutcome::Response(ok.clone()), 201, "fallback-deny"),
-            (RoomConfig::default(), HandlerOutcome::Error("boom".into()), 5, "fallback-allow"),
+            (
+                RoomConfig::default(),
+                HandlerOutcome::Response(ok.clone()),
+                5,
+                "delivered",
+            ),
             (
                 deny_room,
-                HandlerOutcome::Response(json!({"Content": "x".repeat(11), "ReviewResult": "ALLOW"})),
+                HandlerOutcome::Response(ok.clone()),
+                201,
+                "fallback-deny",
+            ),
+            (
+                RoomConfig::default(),
+                HandlerOutcome::Error("boom".into()),
+                5,
+                "fallback-allow",
+            ),
+            (
+                deny_room,
+                HandlerOutcome::Response(
+                    json!({"Content": "x".repeat(11), "ReviewResult": "ALLOW"}),
+                ),
                 5,
                 "fallback-deny",
             ),
@@ -243,7 +262,9 @@ mod tests {
             ),
             (
                 RoomConfig::default(),
-                HandlerOutcome::Response(json!({"Content": "hello", "ReviewResult": "DENY", "Attributes": {"Reason": "r"}})),
+                HandlerOutcome::Response(
+                    json!({"Content": "hello", "ReviewResult": "DENY", "Attributes": {"Reason": "r"}}),
+                ),
                 5,
                 "denied",
             ),
@@ -255,7 +276,9 @@ mod tests {
             ),
             (
                 RoomConfig::default(),
-                HandlerOutcome::Response(json!({"Content": "hello", "ReviewResult": "ALLOW", "Attributes": {"k": 1}})),
+                HandlerOutcome::Response(
+                    json!({"Content": "hello", "ReviewResult": "ALLOW", "Attributes": {"k": 1}}),
+                ),
                 5,
                 "fallback-allow",
             ),

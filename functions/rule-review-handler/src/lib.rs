@@ -130,8 +130,13 @@ pub async fn fail_init(error: ConfigError) -> lambda_runtime::Error {
             .method(http::Method::POST)
             .uri("/2018-06-01/runtime/init/error")
             .header("lambda-runtime-function-error-type", "Runtime.InitError")
-            .body(lambda_runtime_api_client::body::Body::from(body.to_string()));
-        match (lambda_runtime_api_client::Client::builder().build(), request) {
+            .body(lambda_runtime_api_client::body::Body::from(
+                body.to_string(),
+            ));
+        match (
+            lambda_runtime_api_client::Client::builder().build(),
+            request,
+        ) {
             (Ok(client), Ok(request)) => {
                 if let Err(e) = client.call(request).await {
                     tracing::error!(error = %e, "could not report the init error");
@@ -166,8 +171,13 @@ mod tests {
     #[test]
     fn inline_policy_errors_name_rule_and_line() {
         let policy = "version = 1\n[[rules]]\nid = \"bad\"\ntype = \"regex\"\naction = \"deny\"\npattern = \"(\"\n";
-        let err = from_env(env(&[("CHAT_POLICY", policy)])).unwrap_err().to_string();
-        assert!(err.contains("rule `bad`") && err.contains("line 3"), "{err}");
+        let err = from_env(env(&[("CHAT_POLICY", policy)]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("rule `bad`") && err.contains("line 3"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -175,7 +185,13 @@ mod tests {
         assert!(from_env(env(&[("FAILURE_VERDICT", "MAYBE")])).is_err());
         assert!(from_env(env(&[("ROOM_MAX_MESSAGE_LENGTH", "501")])).is_err());
         assert!(from_env(env(&[("LOG_MESSAGE_CONTENT", "yes")])).is_err());
-        assert!(from_env(env(&[("CHAT_POLICY", "version = 1"), ("CHAT_POLICY_FILE", "x")])).is_err());
+        assert!(
+            from_env(env(&[
+                ("CHAT_POLICY", "version = 1"),
+                ("CHAT_POLICY_FILE", "x")
+            ]))
+            .is_err()
+        );
         assert!(from_env(env(&[("CHAT_POLICY_FILE", "/nonexistent.toml")])).is_err());
     }
 }

@@ -1,0 +1,181 @@
+//! Rule behaviour as data: each table row is a message and the outcome the default policy
+//! (or a small policy) must give it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chat_rules::{Outcome, Policy, Sender};
+
+fn outcome(policy: &Policy, text: &str) -> Outcome {
+    policy.review(text, Sender::anonymous()).outcome()
+}
+
+#[test]
+fn allow_list_words_pass_and_their_substrings_stay_blocked() {
+    let p = Policy::default_policy();
+    let pass = [
+        "Scunthorpe",
+        "assassin",
+        "classic",
+        "Cockburn",
+        "Penistone",
+        "Sussex",
+        "therapist",
+        "grapes",
+        "the pen is mightier",
+        "shiitake",
+        "cocktail",
+    ];
+    for w in pass {
+        assert_eq!(outcome(&p, w), Outcome::Allow, "{w}");
+        assert_eq!(p.censor(w), w);
+    }
+    let blocked = [
+        ("cunt", Outcome::Deny),
+        ("ass", Outcome::Mask),
+        ("cock", Outcome::Mask),
+        ("shit", Outcome::Mask),
+        ("you ass", Outcome::Mask),
+        ("scunt", Outcome::Deny),
+    ];
+    for (w, want) in blocked {
+        assert_eq!(outcome(&p, w), want, "{w}");
+    }
+}
+
+/// Evasions of one term: each row must be caught (masked) by a policy that lists `shit`.
+#[test]
+fn evasion_table() {
+    let p = Policy::from_toml(
+        "version = 1\n[[rules]]\nid = \"t\"\ntype = \"terms\"\naction = \"mask\"\nterms = [\"shit\", \"fuck*\"]\n",
+    )
+    .unwrap();
+    let rows = [
+        ("shit", "****"),
+        ("SHIT", "****"),
+        ("sh1t", "****"),
+        ("5h!t", "****"),
+        ("$hit", "****"),
+        ("s.h.i.t", "*******"),
+        ("s h i t", "*******"),
+        ("s_h_i_t", "*******"),
+        ("shiiiiit", "********"),
+        ("sh*t", "****"),
+        ("sh#t", "****"),
+        ("ｓｈｉｔ", "****"),
+        ("𝐬𝐡𝐢𝐭", "****"),
+        ("ѕһіт", "****"),
+        ("shít", "****"),
+        ("s\u{200B}hit", "*****"),
+        ("s\u{00AD}hit", "*****"),
+        ("fucking", "*******"),
+        ("f**king", "*******"),
+        ("oh shit!", "oh ****!"),
+    ];
+    for (input, want) in rows {
+        assert_eq!(p.censor(input), want, "{input:?}");
+    }
+    // Word boundaries: not inside other words.
+    // `shit` is whole-word here (no wildcard), so words containing it pass.
+    for clean in ["shitake", "pushit", "mishits", "as", "hi shi"] {
+        assert_eq!(p.censor(clean), clean, "{clean:?}");
+    }
+}
+
+#[test]
+fn wildcards_table() {
+    let p = Policy::from_toml(
+        "version = 1\n[[rules]]\nid = \"t\"\ntype = \"terms\"\naction = \"deny\"\nterms = [\"pre*\", \"*suf\", \"*mid*\", \"two words\"]\n",
+    )
+    .unwrap();
+    let rows = [
+        ("prefix", true),
+        ("apre", false),
+        ("nosuf", true),
+        ("sufno", false),
+        ("amidst", true),
+        ("two words here", true),
+        ("two  words", true),
+        ("two", false),
+    ];
+    for (text, denied) in rows {
+        assert_eq!(outcome(&p, text) == Outcome::Deny, denied, "{text}");
+    }
+}
+
+#[test]
+fn heuristics_table() {
+    let p = Policy::default_policy();
+    let rows = [
+        ("HELLO EVERYONE WELCOME TO THE STREAM", Outcome::Flag),
+        ("Hello everyone, welcome to the stream", Outcome::Allow),
+        (
+            "spam spam spam spam spam spam spam spam spam",
+            Outcome::Deny,
+        ),
+        ("🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥", Outcome::Deny),
+        ("z\u{0301}\u{0302}\u{0303}\u{0304}algo", Outcome::Deny),
+        ("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!", Outcome::Deny),
+        ("@a @b @c @d @e @f", Outcome::Deny),
+        ("go to www.example.org now", Outcome::Deny),
+        ("watch at twitch.tv/streamer", Outcome::Allow),
+        ("ip 10.0.0.1 is mine", Outcome::Deny),
+    ];
+    for (text, want) in rows {
+        assert_eq!(outcome(&p, text), want, "{text}");
+    }
+}
+
+#[test]
+fn exemptions_and_shadow() {
+    let p = Policy::default_policy();
+    let moderator = [("role", "moderator")];
+    let v = p.review("see example.com", Sender::new("m", &moderator));
+    assert_eq!(v.outcome(), Outcome::Allow);
+    let long = "word ".repeat(90);
+    let v = p.review(&long, Sender::anonymous());
+    assert!(
+        v.fired()
+            .iter()
+            .any(|f| f.rule == "long-message" && f.shadow)
+    );
+}
+
+#[test]
+fn policy_errors_name_rule_line_and_fix() {
+    let cases = [
+        (
+            "version = 1\n\n[[rules]]\nid = \"re\"\ntype = \"regex\"\naction = \"deny\"\npattern = \"(a\"\n",
+            &["line 4", "rule `re`", "regex"][..],
+        ),
+        (
+            "version = 1\n[[rules]]\nid = \"c\"\ntype = \"caps\"\naction = \"mask\"\n",
+            &["rule `c`", "mask", "deny"][..],
+        ),
+        (
+            "version = 1\n[[rules]]\nid = \"t\"\ntype = \"terms\"\naction = \"deny\"\nterms = [\"ok\", \"f*ck\"]\n",
+            &["line 6", "f*ck", "wildcard"][..],
+        ),
+        ("version = 2\n", &["version", "1"][..]),
+        (
+            "version = 1\n[[rules]]\nid = \"x\"\ntype = \"caps\"\naction = \"deny\"\nmax_ration = 0.5\n",
+            &["line 6", "max_ration"][..],
+        ),
+        (
+            "version = 1\n[[rules]]\nid = \"x\"\ntype = \"caps\"\naction = \"deny\"\n[[rules]]\nid = \"x\"\ntype = \"caps\"\naction = \"deny\"\n",
+            &["duplicate", "rule `x`", "line 7"][..],
+        ),
+        (
+            "version = 1\n[[rules]]\nid = \"big\"\ntype = \"regex\"\naction = \"deny\"\npattern = \"\\\\w{1000}\\\\w{1000}\"\n[limits]\nregex_size_limit = 10000\n",
+            &["rule `big`", "size limit"][..],
+        ),
+        (
+            "{\"version\": 1, \"rules\": [{\"id\": \"j\", \"type\": \"terms\", \"action\": \"deny\"}]}",
+            &["rule `j`", "terms"][..],
+        ),
+    ];
+    for (text, needles) in cases {
+        let err = Policy::parse(text).unwrap_err().to_string();
+        for n in needles {
+            assert!(err.contains(n), "{err:?} should mention {n:?}");
+        }
+    }
+}
