@@ -8,14 +8,6 @@ pub fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("events")
 }
 
-/// `../shared/data/<name>` beside the checkout, if present.
-pub fn shared_data(name: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(name);
-    p.exists().then_some(p)
-}
-
 /// What a review event must produce with the default policy and configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct Expected {
