@@ -50,14 +50,42 @@ pub(crate) struct TermsBuilder {
     patterns: Vec<Vec<u8>>,
     index: HashMap<Vec<u8>, usize>,
     entries: Vec<Vec<Entry>>,
+    censor: Vec<CensorTerm>,
     pub(crate) term_count: usize,
 }
+
+/// A blocked term as the censor pass sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CensorTerm {
+    bytes: Box<[u8]>,
+    runs: Box<[u16]>,
+    owner: Owner,
+    wildcard: Wildcard,
+}
+
+/// Blocked terms indexed for matching self-censored words (`f*ck`, `sh**`, `c*nt`).
+#[derive(Debug, Clone, Default)]
+struct CensorIndex {
+    terms: Vec<CensorTerm>,
+    /// Whole-word and prefix terms by first byte: they start where the word starts.
+    by_first: Vec<Vec<u32>>,
+    /// Suffix and infix terms: they may start anywhere in the word.
+    inner: Vec<u32>,
+}
+
+/// The most words with censor symbols examined per message.
+const MAX_CENSORED_WORDS: usize = 16;
+/// The most separate censor runs in one word (`f*c*k` has two).
+const MAX_CENSOR_RUNS: usize = 3;
+/// The longest word (in normalised bytes) the censor pass examines.
+const MAX_CENSORED_WORD: usize = 64;
 
 /// The compiled automaton and the entries of each pattern.
 #[derive(Debug, Clone)]
 pub(crate) struct Terms {
     ac: Option<AhoCorasick>,
     entries: Vec<Box<[Entry]>>,
+    censor: CensorIndex,
     pub(crate) pattern_count: usize,
     pub(crate) term_count: usize,
 }
@@ -113,32 +141,17 @@ impl TermsBuilder {
         self.term_count += 1;
         let runs: Vec<u16> = n.units.iter().map(|u| u.run).collect();
         self.push(n.bytes.clone(), owner, wildcard, runs.clone().into());
-        // Self-censored spellings: one or two inner letters replaced by `*` (`f*ck`, `f**k`).
-        if self_censor && owner != Owner::Allow && n.bytes.len() >= 4 && n.bytes.is_ascii() {
-            let len = n.bytes.len();
-            // People hide vowels (`f*ck`, `sh*t`, `c*nt`, `f**k`): one vowel, or two
-            // letters of which one is a vowel. Limiting variants to those keeps the
-            // automaton, and the policy build, small.
-            let vowel = |b: u8| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u' | b'y');
-            for i in 1..len - 1 {
-                if !vowel(n.bytes[i]) {
-                    continue;
-                }
-                let mut v = n.bytes.clone();
-                v[i] = CENSOR;
-                self.push(v, owner, wildcard, runs.clone().into());
-            }
-            for i in 1..len.saturating_sub(2) {
-                let (a, b) = (n.bytes[i], n.bytes[i + 1]);
-                if a == SEP || b == SEP || !(vowel(a) || vowel(b)) {
-                    continue;
-                }
-                let mut v = n.bytes.clone();
-                v[i] = CENSOR;
-                v.remove(i + 1);
-                let mut r = runs.clone();
-                r.remove(i + 1);
-                self.push(v, owner, wildcard, r.into());
+        // Self-censored spellings (`f*ck`, `f**k`) are matched by the censor pass, not by
+        // variants in the automaton (which would multiply its size and build time).
+        if self_censor && owner != Owner::Allow && n.bytes.is_ascii() {
+            let total: usize = runs.iter().map(|&r| usize::from(r)).sum();
+            if total >= 3 && n.bytes.len() <= 64 {
+                self.censor.push(CensorTerm {
+                    bytes: n.bytes.clone().into_boxed_slice(),
+                    runs: runs.into_boxed_slice(),
+                    owner,
+                    wildcard,
+                });
             }
         }
         Ok(())
@@ -188,8 +201,33 @@ impl TermsBuilder {
                     .map_err(|e| PolicyError::new(PolicyErrorKind::TooLarge(e.to_string())))?,
             )
         };
+        let mut terms = self.censor;
+        terms.sort_by(|a, b| (&a.bytes, &a.runs).cmp(&(&b.bytes, &b.runs)));
+        terms.dedup();
+        let mut by_first = vec![Vec::new(); 256];
+        let mut inner = Vec::new();
+        for (i, t) in terms.iter().enumerate() {
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            match t.wildcard {
+                Wildcard::None | Wildcard::Prefix => {
+                    if let Some(list) = t
+                        .bytes
+                        .first()
+                        .and_then(|&b| by_first.get_mut(usize::from(b)))
+                    {
+                        list.push(i);
+                    }
+                }
+                Wildcard::Suffix | Wildcard::Both => inner.push(i),
+            }
+        }
         Ok(Terms {
             ac,
+            censor: CensorIndex {
+                terms,
+                by_first,
+                inner,
+            },
             entries: self
                 .entries
                 .into_iter()
@@ -206,6 +244,7 @@ impl Terms {
     pub(crate) fn empty() -> Self {
         Terms {
             ac: None,
+            censor: CensorIndex::default(),
             entries: Vec::new(),
             pattern_count: 0,
             term_count: 0,
@@ -242,6 +281,7 @@ impl Terms {
     /// Finds every term match in `text`, with word boundaries and repeat counts checked.
     /// At most [`MAX_HITS`] matches are examined.
     pub(crate) fn find(&self, text: &Normalized, hits: &mut Vec<Hit>) {
+        self.find_censored(text, hits);
         let Some(ac) = &self.ac else { return };
         let mut seen = 0usize;
         for m in ac.find_overlapping_iter(text.as_bytes()) {
@@ -276,12 +316,147 @@ impl Terms {
     }
 }
 
+impl Terms {
+    /// The censor pass: words with `*` or `#` standing for letters are compared with the
+    /// blocked terms, each censor run standing for as many letters as it has symbols, give
+    /// or take one (`f*ck`, `f**k`, `f***k`, `sh*t`), with at least two letters shown.
+    /// Bounded: at most 16 such words, 64 bytes and 3 censor runs each.
+    fn find_censored(&self, text: &Normalized, hits: &mut Vec<Hit>) {
+        let idx = &self.censor;
+        if idx.terms.is_empty() || !text.bytes.contains(&CENSOR) {
+            return;
+        }
+        let bytes = &text.bytes;
+        let mut checked = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == SEP {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < bytes.len() && bytes[i] != SEP {
+                i += 1;
+            }
+            let end = i;
+            let word = &bytes[start..end];
+            let censor_runs = word.iter().filter(|&&b| b == CENSOR).count();
+            if censor_runs == 0 {
+                continue;
+            }
+            checked += 1;
+            if checked > MAX_CENSORED_WORDS {
+                return;
+            }
+            if censor_runs > MAX_CENSOR_RUNS || word.len() > MAX_CENSORED_WORD {
+                continue;
+            }
+            let candidates = idx
+                .by_first
+                .get(usize::from(bytes[start]))
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            for &ti in candidates {
+                let Some(t) = idx.terms.get(ti as usize) else {
+                    continue;
+                };
+                let need_end = (t.wildcard == Wildcard::None).then_some(end);
+                if let Some(e) = censor_match(text, start, end, t, need_end) {
+                    hits.push(Hit {
+                        owner: t.owner,
+                        start,
+                        end: e,
+                        whole_word: t.wildcard == Wildcard::None,
+                    });
+                }
+            }
+            for &ti in &idx.inner {
+                let Some(t) = idx.terms.get(ti as usize) else {
+                    continue;
+                };
+                let need_end = (t.wildcard == Wildcard::Suffix).then_some(end);
+                for s in start..end {
+                    if bytes.get(s) != t.bytes.first() {
+                        continue;
+                    }
+                    if let Some(e) = censor_match(text, s, end, t, need_end) {
+                        hits.push(Hit {
+                            owner: t.owner,
+                            start: s,
+                            end: e,
+                            whole_word: false,
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Matches term `t` against `text` from `start` (not past `limit`), letting each censor
+/// run stand for letters. Returns the end of the match; `need_end` forces where it ends.
+fn censor_match(
+    text: &Normalized,
+    start: usize,
+    limit: usize,
+    t: &CensorTerm,
+    need_end: Option<usize>,
+) -> Option<usize> {
+    struct Walk<'a> {
+        text: &'a Normalized,
+        limit: usize,
+        t: &'a CensorTerm,
+        need_end: Option<usize>,
+    }
+    impl Walk<'_> {
+        fn go(&self, i: usize, j: usize, shown: u32, censored: bool) -> Option<usize> {
+            if j == self.t.bytes.len() {
+                let end_ok = self.need_end.is_none_or(|e| e == i);
+                return (censored && shown >= 2 && end_ok).then_some(i);
+            }
+            if i >= self.limit {
+                return None;
+            }
+            let b = *self.text.bytes.get(i)?;
+            let run = self.text.units.get(i)?.run;
+            if b == CENSOR {
+                let lo = u32::from(run.saturating_sub(1)).max(1);
+                let hi = u32::from(run) + 1;
+                let mut hidden = 0u32;
+                for k in j..self.t.bytes.len() {
+                    hidden += u32::from(*self.t.runs.get(k)?);
+                    if hidden > hi {
+                        break;
+                    }
+                    if hidden >= lo
+                        && let Some(e) = self.go(i + 1, k + 1, shown, true)
+                    {
+                        return Some(e);
+                    }
+                }
+                return None;
+            }
+            if b != *self.t.bytes.get(j)? || run < *self.t.runs.get(j)? {
+                return None;
+            }
+            self.go(i + 1, j + 1, shown + u32::from(run.min(2)), censored)
+        }
+    }
+    Walk {
+        text,
+        limit,
+        t,
+        need_end,
+    }
+    .go(start, 0, 0, false)
+}
+
 /// True when every byte of the match repeats at least as often as the term needs.
 fn runs_cover(text: &Normalized, start: usize, runs: &[u16]) -> bool {
     runs.iter().enumerate().all(|(i, &need)| {
         let idx = start + i;
         match (text.bytes.get(idx), text.units.get(idx)) {
-            (Some(&CENSOR), _) => true,
             (Some(_), Some(u)) => u.run >= need,
             _ => false,
         }

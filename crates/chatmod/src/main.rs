@@ -24,8 +24,23 @@ USAGE:
       Show the normalised form the term matcher sees.
 ";
 
+/// `println!` that returns an error instead of panicking when stdout is closed
+/// (`chatmod ... | head`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 fn main() {
     if let Err(e) = run() {
+        let broken_pipe = e
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
+        if broken_pipe {
+            return;
+        }
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
@@ -38,7 +53,7 @@ fn run() -> Result<()> {
         Some("policy") => match args.get(1).map(String::as_str) {
             Some("check") | Some("test") => check(args.get(2).map(String::as_str)),
             Some("print-default") => {
-                print!("{DEFAULT_POLICY_TOML}");
+                say!("{}", DEFAULT_POLICY_TOML.trim_end());
                 Ok(())
             }
             _ => bail!("usage: chatmod policy check [FILE] | chatmod policy print-default"),
@@ -46,11 +61,11 @@ fn run() -> Result<()> {
         Some("normalize") => {
             let text = args[1..].join(" ");
             let n = Policy::default_policy().normalizer().normalize(&text);
-            println!("{}", n.to_string_lossy());
+            say!("{}", n.to_string_lossy());
             Ok(())
         }
         Some("-h") | Some("--help") | Some("help") | None => {
-            print!("{HELP}");
+            say!("{}", HELP.trim_end());
             Ok(())
         }
         Some(other) => bail!("unknown command {other:?}; see chatmod --help"),
@@ -100,7 +115,7 @@ fn review(args: &[String]) -> Result<()> {
         let fired = ReviewRequest::from_slice(&body)
             .map(|r| service.reviewer().decide(&r).fired)
             .unwrap_or_else(|e| vec![format!("(invalid request: {e})")]);
-        print_result(f, resp.review_result.as_str(), &fired, &resp, took);
+        print_result(f, resp.review_result.as_str(), &fired, &resp, took)?;
     }
     for t in &texts {
         let mut req = ReviewRequest::new(t.clone());
@@ -115,7 +130,7 @@ fn review(args: &[String]) -> Result<()> {
             &fired,
             &resp,
             took,
-        );
+        )?;
     }
     if files.is_empty() && texts.is_empty() {
         bail!("nothing to review: give event files, --text MESSAGE or --stdin");
@@ -129,21 +144,22 @@ fn print_result(
     fired: &[String],
     resp: &ivs_chat_review::ReviewResponse,
     took: std::time::Duration,
-) {
+) -> Result<()> {
     let rules = if fired.is_empty() {
         "-".to_string()
     } else {
         fired.join(", ")
     };
-    println!("{what}");
-    println!(
+    say!("{what}");
+    say!(
         "  verdict  {result}   rules: {rules}   ({} us)",
         took.as_micros()
     );
-    println!(
+    say!(
         "  response {}",
         serde_json::to_string(resp).unwrap_or_default()
     );
+    Ok(())
 }
 
 fn check(path: Option<&str>) -> Result<()> {
@@ -151,7 +167,7 @@ fn check(path: Option<&str>) -> Result<()> {
     let policy = load(path)?;
     let took = started.elapsed();
     let s = policy.stats();
-    println!(
+    say!(
         "policy `{}` compiled in {:.1} ms: {} rules, {} terms ({} automaton patterns), {} allowed terms, {} regexes",
         policy.name(),
         took.as_secs_f64() * 1e3,
@@ -162,12 +178,12 @@ fn check(path: Option<&str>) -> Result<()> {
         s.regexes
     );
     for l in policy.lint() {
-        println!("  note: rule `{}`: {}", l.rule, l.message);
+        say!("  note: rule `{}`: {}", l.rule, l.message);
     }
     let results = policy.check_examples();
     let failed: Vec<_> = results.iter().filter(|r| !r.passed()).collect();
     for r in &failed {
-        println!(
+        say!(
             "  FAIL example {} {:?}: {} (fired: {})",
             r.index,
             r.text,
@@ -175,7 +191,7 @@ fn check(path: Option<&str>) -> Result<()> {
             r.fired.join(", ")
         );
     }
-    println!(
+    say!(
         "examples: {} passed, {} failed",
         results.len() - failed.len(),
         failed.len()
