@@ -32,6 +32,8 @@ fn hostile() -> Vec<String> {
         "\u{202E}".repeat(500),
         "*".repeat(500),
         "f*".repeat(250),
+        "f*ck ".repeat(100),
+        "s**t c*nt ".repeat(50),
     ]
 }
 

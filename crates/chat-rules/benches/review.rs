@@ -60,6 +60,8 @@ fn hostile() -> Vec<(&'static str, String)> {
         ("invisible flood", "f\u{200B}".repeat(250)),
         ("dots and domains", "a.com ".repeat(83)),
         ("mentions", "@a ".repeat(166)),
+        ("self-censored words", "f*ck ".repeat(100)),
+        ("censor symbols", "f*".repeat(250)),
     ]
 }
 
