@@ -165,11 +165,8 @@ impl fmt::Display for PolicyError {
     }
 }
 
-impl std::error::Error for PolicyError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.kind)
-    }
-}
+/// The kind's message is part of this error's message, so it is not also its `source`.
+impl std::error::Error for PolicyError {}
 
 /// 1-based line of a byte offset in `text`.
 pub(crate) fn line_of(text: &str, offset: usize) -> usize {
