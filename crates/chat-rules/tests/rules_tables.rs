@@ -188,3 +188,78 @@ fn policy_errors_name_rule_line_and_fix() {
         }
     }
 }
+
+#[test]
+fn lints_find_unreachable_and_shadowed_rules() {
+    let p = Policy::from_toml(
+        r#"
+version = 1
+[allow]
+terms = ["heck"]
+[[rules]]
+id = "strong"
+type = "terms"
+action = "deny"
+terms = ["darn", "frick"]
+[[rules]]
+id = "weak"
+type = "terms"
+action = "mask"
+terms = ["darn"]
+[[rules]]
+id = "dead"
+type = "terms"
+action = "mask"
+terms = ["heck"]
+"#,
+    )
+    .unwrap();
+    let lints = p.lint();
+    let has = |rule: &str, word: &str| {
+        lints
+            .iter()
+            .any(|l| l.rule == rule && l.message.contains(word))
+    };
+    assert!(has("weak", "shadowed"), "{lints:?}");
+    assert!(has("dead", "unreachable"), "{lints:?}");
+    assert!(!lints.iter().any(|l| l.rule == "strong"), "{lints:?}");
+}
+
+#[test]
+fn per_room_policies_from_a_directory() {
+    let dir = std::env::temp_dir().join(format!("chat-rules-rooms-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("kids.toml"),
+        "version = 1\nname = \"kids\"\nrooms = [\"KidsRoom0001\"]\n[[rules]]\nid = \"t\"\ntype = \"terms\"\naction = \"deny\"\nterms = [\"darn\"]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("notes.txt"), "ignored").unwrap();
+    let set = chat_rules::PolicySet::from_dir(&dir, Policy::default_policy()).unwrap();
+    let kids = set.for_room("arn:aws:ivschat:us-west-2:123456789012:room/KidsRoom0001");
+    assert_eq!(kids.name(), "kids");
+    assert_eq!(
+        kids.review("darn it", Sender::anonymous()).outcome(),
+        Outcome::Deny
+    );
+    let other = set.for_room("arn:aws:ivschat:us-west-2:123456789012:room/Other0000001");
+    assert_eq!(other.name(), "default");
+    assert_eq!(
+        other.review("darn it", Sender::anonymous()).outcome(),
+        Outcome::Allow
+    );
+    // A second policy claiming the same room is an error naming both.
+    std::fs::write(
+        dir.join("kids2.toml"),
+        "version = 1\nname = \"kids2\"\nrooms = [\"KidsRoom0001\"]\n",
+    )
+    .unwrap();
+    let err = chat_rules::PolicySet::from_dir(&dir, Policy::default_policy())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("kids") && err.contains("KidsRoom0001"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
