@@ -1,118 +1,146 @@
-//! Review speed with the default policy: per-message median, p99 and max over a chat-like
-//! corpus, every hostile input, and policy build time.
+//! Review speed, side by side with rustrict: per-message median, p99 and max over the
+//! labelled chat corpus with the default policy and a large policy (10,000 terms, 100
+//! regexes, every heuristic), every hostile input, policy build times, and how many
+//! messages of each label each filter flags.
 //!
 //! `cargo bench -p chat-rules --bench review`
 //!
-//! Each message is reviewed many times and its own median taken (so one message's time is
-//! not noise); the corpus figures are over those per-message medians.
+//! Each message is reviewed many times and its own median taken; the corpus figures are
+//! over those per-message medians.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use chat_rules::{Policy, Sender};
-use std::hint::black_box;
+mod support;
+
+use chat_rules::{Outcome, Policy, Sender};
+use rustrict::CensorStr;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-
-fn corpus() -> Vec<String> {
-    let base = [
-        "gg",
-        "lol",
-        "what a play!",
-        "hi chat",
-        "first time here, love the stream",
-        "that boss fight was fucking hard",
-        "can you do the next level on hard mode?",
-        "LOL that was so funny",
-        "Scunthorpe United are playing tonight",
-        "who else is here from twitter",
-        "omg omg omg",
-        "you're a legend 🔥🔥🔥",
-        "f.u.c.k that boss",
-        "sh1t happens",
-        "check out my channel at twitch.tv/someone",
-        "free skins at skinz dot com",
-        "@streamer can you say hi to my friend",
-        "classic assassin move right there",
-        "I think the answer is 42 but I'm not sure, can someone check the wiki?",
-        "ｆｕｃｋ this game",
-        "noooooooooooo",
-        "the pen is mightier than the sword",
-        "Bonjour à tous, ça va ? Très bon stream aujourd'hui",
-        "Привет всем",
-        "我喜欢这个游戏",
-        "what settings do you use for your mouse sensitivity? mine feels off",
-        "HELLO EVERYONE WELCOME TO THE STREAM",
-        "this is a longer message that rambles on about the game and \
-         the strategy for the next boss, the items to buy, and why the last patch was not great for my main",
-    ];
-    base.iter().map(|s| s.to_string()).collect()
-}
-
-fn hostile() -> Vec<(&'static str, String)> {
-    vec![
-        ("confusable flood", "ｆսсκ".repeat(125)),
-        ("entity strings", "&#1589;".repeat(71)),
-        ("zalgo", "z\u{0301}\u{0302}\u{0303}\u{0304}".repeat(100)),
-        ("alternating letters and separators", "a.".repeat(250)),
-        ("spaced letters", "f u c k ".repeat(62)),
-        ("all emoji", "😀".repeat(500)),
-        ("one 500-code-point word", "a".repeat(500)),
-        ("repeated profanity", "fuck ".repeat(100)),
-        ("leet flood", "$h!7 ".repeat(100)),
-        ("invisible flood", "f\u{200B}".repeat(250)),
-        ("dots and domains", "a.com ".repeat(83)),
-        ("mentions", "@a ".repeat(166)),
-        ("self-censored words", "f*ck ".repeat(100)),
-        ("censor symbols", "f*".repeat(250)),
-    ]
-}
-
-fn time_one(policy: &Policy, text: &str, iters: u32) -> Duration {
-    let mut samples = Vec::with_capacity(iters as usize);
-    for _ in 0..iters {
-        let t = Instant::now();
-        black_box(policy.review(black_box(text), Sender::anonymous()));
-        samples.push(t.elapsed());
-    }
-    samples.sort();
-    samples[samples.len() / 2]
-}
+use support::{corpus, hostile, keep, large_policy_toml, median_of};
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
+    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
 }
 
 fn us(d: Duration) -> String {
     format!("{:.2} us", d.as_secs_f64() * 1e6)
 }
 
-fn main() {
-    // Policy build.
-    let mut builds = Vec::new();
-    for _ in 0..10 {
-        let t = Instant::now();
-        black_box(Policy::from_toml(chat_rules::DEFAULT_POLICY_TOML).unwrap());
-        builds.push(t.elapsed());
-    }
-    builds.sort();
-    let policy = Policy::from_toml(chat_rules::DEFAULT_POLICY_TOML).unwrap();
+fn summary(name: &str, mut v: Vec<Duration>) {
+    v.sort();
     println!(
-        "policy build (default): median {:.2} ms",
-        builds[5].as_secs_f64() * 1e3
+        "  {name:<28} median {:>10}  p99 {:>10}  max {:>10}",
+        us(pct(&v, 0.5)),
+        us(pct(&v, 0.99)),
+        us(*v.last().unwrap())
     );
+}
+
+fn main() {
+    let large_text = large_policy_toml();
+    println!("policy build (median of 9):");
+    for (name, text) in [
+        ("default", chat_rules::DEFAULT_POLICY_TOML),
+        ("large", large_text.as_str()),
+    ] {
+        let d = median_of(9, || {
+            keep(Policy::from_toml(text).unwrap());
+        });
+        let s = Policy::from_toml(text).unwrap().stats();
+        println!(
+            "  {name:<8} {:>8.2} ms  ({} rules, {} terms, {} regexes)",
+            d.as_secs_f64() * 1e3,
+            s.rules,
+            s.terms,
+            s.regexes
+        );
+    }
+    let default = Policy::default_policy();
+    let large = Policy::from_toml(&large_text).unwrap();
+    // rustrict builds its tables lazily on first use; do that outside the timings.
+    keep("warm up".is_inappropriate());
 
     let corpus = corpus();
-    let mut medians: Vec<Duration> = corpus.iter().map(|m| time_one(&policy, m, 2001)).collect();
-    medians.sort();
-    println!(
-        "chat corpus ({} messages): median {}, p99 {}, max {}",
-        medians.len(),
-        us(pct(&medians, 0.5)),
-        us(pct(&medians, 0.99)),
-        us(*medians.last().unwrap())
+    println!("\nper message over the corpus ({} messages):", corpus.len());
+    let time = |f: &dyn Fn(&str)| -> Vec<Duration> {
+        corpus
+            .iter()
+            .map(|(_, m)| median_of(501, || f(m)))
+            .collect()
+    };
+    summary(
+        "chat-rules, default policy",
+        time(&|m| {
+            keep(default.review(m, Sender::anonymous()));
+        }),
     );
-    println!("hostile inputs (up to 500 code points):");
-    for (name, text) in hostile() {
-        let d = time_one(&policy, &text, 201);
-        println!("  {name:<38} {:>4} chars  {}", text.chars().count(), us(d));
+    summary(
+        "chat-rules, large policy",
+        time(&|m| {
+            keep(large.review(m, Sender::anonymous()));
+        }),
+    );
+    summary(
+        "rustrict is_inappropriate",
+        time(&|m| {
+            keep(m.is_inappropriate());
+        }),
+    );
+    summary(
+        "rustrict censor",
+        time(&|m| {
+            keep(m.censor());
+        }),
+    );
+
+    println!(
+        "\nmessages flagged, by label (chat-rules: any outcome but allow; rustrict: is_inappropriate):"
+    );
+    let mut by_label: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
+    for (label, m) in &corpus {
+        let e = by_label.entry(label.as_str()).or_default();
+        e.0 += 1;
+        if default.review(m, Sender::anonymous()).outcome() != Outcome::Allow {
+            e.1 += 1;
+        }
+        if m.as_str().is_inappropriate() {
+            e.2 += 1;
+        }
     }
+    println!(
+        "  {:<10} {:>9} {:>12} {:>10}",
+        "label", "messages", "chat-rules", "rustrict"
+    );
+    for (label, (n, ours, theirs)) in &by_label {
+        println!("  {label:<10} {n:>9} {ours:>12} {theirs:>10}");
+    }
+
+    println!("\nhostile inputs (median of 101 runs each):");
+    println!(
+        "  {:<36} {:>5} {:>12} {:>12} {:>12}",
+        "input", "chars", "default", "large", "rustrict"
+    );
+    let mut worst = (Duration::ZERO, String::new());
+    for (name, text) in hostile() {
+        let a = median_of(101, || {
+            keep(default.review(&text, Sender::anonymous()));
+        });
+        let b = median_of(101, || {
+            keep(large.review(&text, Sender::anonymous()));
+        });
+        let c = median_of(101, || {
+            keep(text.as_str().censor());
+        });
+        if a.max(b) > worst.0 {
+            worst = (a.max(b), name.clone());
+        }
+        println!(
+            "  {name:<36} {:>5} {:>12} {:>12} {:>12}",
+            text.chars().count(),
+            us(a),
+            us(b),
+            us(c)
+        );
+    }
+    println!("  worst for chat-rules: {} ({})", us(worst.0), worst.1);
+    let _ = Instant::now();
 }

@@ -444,8 +444,8 @@ fn other_script(c: char) -> Piece {
 /// Joins runs of three or more single-character tokens separated only by the same
 /// separator (`f.u.c.k`, `f u c k`, `f - u - c - k`): the separators between them are
 /// removed, and their spans are absorbed by the letters so masks cover the dots too.
-/// A leading `a` or `I` stays a word of its own when the rest is long enough
-/// (`a f u c k` is `a fuck`, while `a s s` is `ass`).
+/// With spaces, a leading `a` or `I` stays a word of its own when the rest is long
+/// enough (`a f u c k` is `a fuck`, while `a s s` and `a.s.s.h.o.l.e` are one word).
 fn join_separated_letters(text: &str, units: &mut Vec<(u8, Unit)>) {
     // Tokens: (first index, last index) of each maximal run of word bytes.
     let mut tokens: Vec<(usize, usize)> = Vec::new();
@@ -493,7 +493,8 @@ fn join_separated_letters(text: &str, units: &mut Vec<(u8, Unit)>) {
             u += 1;
         }
         let mut start = t;
-        if u - t + 1 >= 4 && word_a_or_i(&tokens[t]) {
+        let spaced = first_sep.chars().all(char::is_whitespace);
+        if spaced && u - t + 1 >= 4 && word_a_or_i(&tokens[t]) {
             start += 1;
         }
         if u - start + 1 >= 3 {
@@ -565,6 +566,7 @@ mod tests {
         ("a b", "a b"),
         ("a f u c k", "a fuck"),
         ("a s s", "as"),
+        ("a.s.s.h.o.l.e", "ashoie"),
         ("you are a f.u.c.k.i.n.g loser", "you are a fucking ioser"),
         // repeated letters
         ("fuuuuuck", "fuck"),

@@ -25,6 +25,23 @@ const WILDCARDS: &[(&str, &str)] = &[
     ("retard", "retard*"),
 ];
 
+/// Canonical forms of the data set that are not rows of their own, added at the tier
+/// given. Chosen by hand: the data's other canonical forms include identity terms and
+/// everyday words (`gay`, `jew`, `monkey`, `meat`, `trash`), which must never be
+/// blocked on their own.
+const SUPPLEMENT: &[(&str, &str)] = &[
+    ("piss", "Mild"),
+    ("dick", "Mild"),
+    ("cum", "Mild"),
+    ("dildo", "Mild"),
+    ("clit", "Mild"),
+    ("ballsack", "Mild"),
+    ("turd", "Strong"),
+    ("choad", "Strong"),
+    ("blumpkin", "Strong"),
+    ("retarded", "Severe"),
+];
+
 struct Tier {
     id: &'static str,
     action: &'static str,
@@ -102,6 +119,9 @@ fn generate() -> String {
             .find(|(root, _)| *root == term)
             .map_or(term.clone(), |(_, w)| (*w).to_string());
         tiers.entry(desc).or_default().insert(term);
+    }
+    for (term, desc) in SUPPLEMENT {
+        tiers.entry(desc).or_default().insert((*term).to_string());
     }
     let mut out = String::from(MARKER);
     for (desc, tier) in TIERS {
