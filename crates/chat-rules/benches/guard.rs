@@ -15,7 +15,7 @@ const REVIEW_BOUND: Duration = Duration::from_millis(10);
 const BUILD_BOUND: Duration = Duration::from_millis(200);
 
 fn main() {
-    let large_text = large_policy_toml();
+    let large_text = large_policy_toml(false);
     let mut failures = Vec::new();
     let mut policies = Vec::new();
     for (name, text) in [

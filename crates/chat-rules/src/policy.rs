@@ -726,6 +726,19 @@ impl Policy {
                 }
             }
         }
+        for cr in &self.regexes {
+            if unicode_word_boundary(cr.regex.as_str())
+                && let Some(rule) = self.rules.get(usize::from(cr.rule))
+            {
+                lints.push(Lint {
+                    rule: rule.id.to_string(),
+                    message: format!(
+                        "regex `{}` uses a Unicode word boundary (`\\b`): on messages with non-ASCII text it cannot use the fast engine (milliseconds with many regexes); write `(?-u:\\b)` if ASCII word boundaries will do",
+                        cr.regex.as_str()
+                    ),
+                });
+            }
+        }
         let owned = self.terms.patterns_per_rule();
         for (i, rule) in self.rules.iter().enumerate() {
             let idx = u16::try_from(i).unwrap_or(u16::MAX);
@@ -762,6 +775,28 @@ impl Policy {
         }
         lints
     }
+}
+
+/// True when `pattern` has a Unicode word boundary assertion (`\b`, `\B` without `(?-u)`).
+fn unicode_word_boundary(pattern: &str) -> bool {
+    use regex_syntax::hir::Look;
+    regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(pattern)
+        .map(|hir| {
+            let looks = hir.properties().look_set();
+            [
+                Look::WordUnicode,
+                Look::WordUnicodeNegate,
+                Look::WordStartUnicode,
+                Look::WordEndUnicode,
+                Look::WordStartHalfUnicode,
+                Look::WordEndHalfUnicode,
+            ]
+            .into_iter()
+            .any(|l| looks.contains(l))
+        })
+        .unwrap_or(false)
 }
 
 /// Size figures of a compiled policy.

@@ -263,3 +263,31 @@ fn per_room_policies_from_a_directory() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn unicode_word_boundaries_in_regexes_are_linted() {
+    let p = Policy::from_toml(
+        r#"
+version = 1
+[[rules]]
+id = "slow"
+type = "regex"
+action = "deny"
+pattern = '\bcode\d+\b'
+[[rules]]
+id = "fast"
+type = "regex"
+action = "deny"
+pattern = '(?-u:\b)promo[0-9]+(?-u:\b)'
+"#,
+    )
+    .unwrap();
+    let lints = p.lint();
+    assert!(
+        lints
+            .iter()
+            .any(|l| l.rule == "slow" && l.message.contains("Unicode word boundary")),
+        "{lints:?}"
+    );
+    assert!(!lints.iter().any(|l| l.rule == "fast"), "{lints:?}");
+}

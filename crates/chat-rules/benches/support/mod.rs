@@ -30,8 +30,14 @@ pub fn hostile() -> Vec<(String, String)> {
 }
 
 /// A large policy: the default policy's terms plus generated words up to 10,000 terms,
-/// 100 regexes, and every heuristic on.
-pub fn large_policy_toml() -> String {
+/// 100 regexes, and every heuristic on. The regexes use ASCII word boundaries
+/// (`(?-u:\b)`, as the policy lint advises) or, with `unicode_boundaries`, plain `\b`.
+pub fn large_policy_toml(unicode_boundaries: bool) -> String {
+    let b = if unicode_boundaries {
+        "\\b"
+    } else {
+        "(?-u:\\b)"
+    };
     let default = chat_rules::DEFAULT_POLICY_TOML;
     let mut terms: Vec<String> = Vec::new();
     // The default policy's terms (every quoted string inside a `terms = [...]` array).
@@ -82,7 +88,7 @@ pub fn large_policy_toml() -> String {
     for r in 0..100 {
         writeln!(
             out,
-            "[[rules]]\nid = \"re{r}\"\ntype = \"regex\"\naction = \"deny\"\npattern = '\\bcode{r}[a-z]?\\d{{2,6}}\\b'"
+            "[[rules]]\nid = \"re{r}\"\ntype = \"regex\"\naction = \"deny\"\npattern = '{b}code{r}[a-z]?[0-9]{{2,6}}{b}'"
         )
         .unwrap();
     }
