@@ -69,7 +69,11 @@ pub fn large_policy_toml(unicode_boundaries: bool) -> String {
             syll[(i / 20) % 20],
             syll[(i / 400) % 20]
         );
-        terms.push(if i % 17 == 0 { format!("{w}*") } else { w });
+        terms.push(if i.is_multiple_of(17) {
+            format!("{w}*")
+        } else {
+            w
+        });
         i += 1;
     }
     let mut out = String::from(
