@@ -9,7 +9,6 @@ use integration_tests::{REVIEW_EVENTS, read_event};
 use ivs_chat_review::simulator::{RoomConfig, validate_response};
 use runtime_api_emulator::{Outcome, RuntimeApi};
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 /// The handler binary, built by this test if needed (`cargo build -p rule-review-handler`).
@@ -35,16 +34,7 @@ fn handler_binary() -> PathBuf {
 }
 
 fn spawn(api: &RuntimeApi, envs: &[(&str, &str)]) -> tokio::process::Child {
-    let mut cmd = tokio::process::Command::new(handler_binary());
-    cmd.env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", api.address())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "rule-review-handler")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
+    let mut cmd = api.command(handler_binary());
     for (k, v) in envs {
         cmd.env(k, v);
     }

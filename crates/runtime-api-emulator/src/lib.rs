@@ -110,6 +110,24 @@ impl RuntimeApi {
         self.addr.to_string()
     }
 
+    /// A command that runs a function binary against this endpoint: a clean environment
+    /// with `AWS_LAMBDA_RUNTIME_API` and the variables `lambda_runtime` requires, output
+    /// discarded, and the process killed when the child handle is dropped. Add your own
+    /// variables with `.env(..)` before spawning.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", self.address())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "local-function")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        cmd
+    }
+
     /// Queues an event and waits for the function's response or error. `None` if the
     /// endpoint stopped before the function answered.
     pub async fn invoke(&self, payload: impl Into<Bytes>) -> Option<Outcome> {

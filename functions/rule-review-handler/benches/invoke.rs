@@ -7,7 +7,6 @@
 
 use runtime_api_emulator::{Outcome, RuntimeApi};
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rule-review-handler");
@@ -38,17 +37,8 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 }
 
 fn spawn(api: &RuntimeApi) -> tokio::process::Child {
-    tokio::process::Command::new(BIN)
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", api.address())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "rule-review-handler")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+    api.command(BIN)
         .env("AWS_LAMBDA_LOG_LEVEL", "WARN")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .unwrap()
 }
