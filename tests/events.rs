@@ -74,3 +74,16 @@ fn scheduled_event_is_an_eventbridge_scheduled_event() {
     assert_eq!(event.detail_type, "Scheduled Event");
     assert_eq!(event.source, "aws.events");
 }
+
+#[tokio::test]
+async fn clients_cannot_spoof_moderation_attributes() {
+    let svc = service();
+    let resp = svc
+        .handle(serde_json::json!({
+            "Content": "hello there",
+            "Attributes": {"mod.flagged": "true", "mod.rules": "fake", "emote": "wave"}
+        }))
+        .await;
+    assert_eq!(resp.attributes.get("emote").map(String::as_str), Some("wave"));
+    assert!(!resp.attributes.keys().any(|k| k.starts_with("mod.")), "{resp:?}");
+}

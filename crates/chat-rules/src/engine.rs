@@ -118,7 +118,25 @@ pub struct Verdict<'p> {
     fired: Vec<Fired<'p>>,
 }
 
+/// The id reported when a message reached a work bound (more than 512 term matches or
+/// 64 self-censored words) and was denied rather than judged on partial evidence.
+pub const LIMIT_RULE: &str = "review-limit";
+
 impl<'p> Verdict<'p> {
+    fn escalate(&mut self) {
+        self.outcome = Outcome::Deny;
+        self.content = None;
+        self.reason = Some("This message could not be reviewed in full and was not sent.");
+        self.severity = Some(Severity::High);
+        self.fired.push(Fired {
+            rule: LIMIT_RULE,
+            kind: RuleType::Terms,
+            action: Action::Deny,
+            severity: Severity::High,
+            shadow: false,
+        });
+    }
+
     /// What to do with the message.
     pub fn outcome(&self) -> Outcome {
         self.outcome
@@ -185,6 +203,9 @@ impl Policy {
         if !any_active {
             return self.finish(text, &state, &mut Vec::new());
         }
+        // False when a work bound was reached: the message is then escalated, not judged on
+        // the matches seen so far.
+        let mut complete = true;
         // Mask spans as (start, end, rule index) in original bytes.
         let mut spans: Vec<(usize, usize, usize)> = Vec::new();
         let active = |state: &[RuleState], i: usize| state.get(i).is_some_and(|s| !s.exempt);
@@ -195,7 +216,7 @@ impl Policy {
 
         if let Some(norm) = &norm {
             let mut hits: Vec<Hit> = Vec::new();
-            self.terms.find(norm, &mut hits);
+            complete &= self.terms.find(norm, &mut hits);
             if !hits.is_empty() {
                 let allowed: Vec<(usize, usize)> = hits
                     .iter()
@@ -328,7 +349,11 @@ impl Policy {
                 s.fired = true;
             }
         }
-        self.finish(text, &state, &mut spans)
+        let mut verdict = self.finish(text, &state, &mut spans);
+        if !complete {
+            verdict.escalate();
+        }
+        verdict
     }
 
     fn run_regexes(
@@ -360,7 +385,7 @@ impl Policy {
                 if self.rules.get(r).map(|x| x.action) != Some(Action::Mask) {
                     continue;
                 }
-                for found in cr.regex.find_iter(hay).take(64) {
+                for found in cr.regex.find_iter(hay) {
                     let span = if cr.on_normalized {
                         norm.and_then(|n| n.original_span(found.start(), found.end()))
                     } else {

@@ -170,7 +170,7 @@ pub(crate) fn find_links(text: &str, out: &mut Vec<Link>) {
         return;
     }
     let Some(re) = URL.as_ref() else { return };
-    for m in re.find_iter(text).take(64) {
+    for m in re.find_iter(text) {
         let s = m.as_str();
         let lower = s.to_ascii_lowercase();
         let explicit = lower.starts_with("http://")
@@ -180,8 +180,13 @@ pub(crate) fn find_links(text: &str, out: &mut Vec<Link>) {
             let rest = lower
                 .trim_start_matches("https://")
                 .trim_start_matches("http://");
-            let end = rest.find(['/', '?', '#', ':']).unwrap_or(rest.len());
-            rest[..end].trim_end_matches('.').to_string()
+            // The authority ends at `/`, `?`, `#` or `\` (browsers read `\` as `/`); user
+            // info before the last `@` is not the host; a port is not either.
+            let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+            let authority = &rest[..end];
+            let host = authority.rsplit('@').next().unwrap_or(authority);
+            let host = host.split(':').next().unwrap_or(host);
+            host.trim_end_matches('.').to_string()
         } else if lower.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
             if !lower
                 .split('.')
@@ -204,6 +209,15 @@ pub(crate) fn find_links(text: &str, out: &mut Vec<Link>) {
         if host.is_empty() {
             continue;
         }
+        // A host with characters no host name has is suspicious: it matches no allow list.
+        let host = if host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        {
+            host
+        } else {
+            format!("invalid:{host}")
+        };
         out.push(Link {
             start: m.start(),
             end: m.end(),
@@ -300,6 +314,10 @@ mod tests {
         ("https://fun.lol", &["fun.lol"]),
         ("no links here", &[]),
         ("a dot on the map", &[]),
+        ("https://evil.com\\.twitch.tv/x", &["evil.com"]),
+        ("https://x@evil.com/", &["evil.com"]),
+        ("https://twitch.tv@evil.com/", &["evil.com"]),
+        ("http://evil.com:8080/x", &["evil.com"]),
     ];
 
     #[test]

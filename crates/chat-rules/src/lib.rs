@@ -50,7 +50,7 @@ mod set;
 mod terms;
 
 pub use default::DEFAULT_POLICY_TOML;
-pub use engine::{Attributes, Fired, Outcome, Sender, Verdict};
+pub use engine::{Attributes, Fired, LIMIT_RULE, Outcome, Sender, Verdict};
 pub use error::{PolicyError, PolicyErrorKind};
 pub use examples::ExampleResult;
 pub use policy::{

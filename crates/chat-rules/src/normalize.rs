@@ -312,8 +312,11 @@ impl Normalizer {
         out.bytes.reserve(first.len());
         out.units.reserve(first.len());
         for (b, u) in first {
+            // Only ASCII bytes collapse: equal continuation bytes inside one non-ASCII
+            // character (`丸` is E4 B8 B8) must stay, or the text stops being UTF-8.
             if o.repeats
                 && b != SEP
+                && b.is_ascii()
                 && let (Some(&last), Some(lu)) = (out.bytes.last(), out.units.last_mut())
                 && last == b
                 && lu.soft == u.soft
@@ -626,6 +629,13 @@ mod tests {
             Normalizer::new(opts).normalize("f.u.c.k").to_string_lossy(),
             "f u c k"
         );
+    }
+
+    #[test]
+    fn non_ascii_bytes_never_collapse() {
+        let out = Normalizer::default().normalize("丸丸 ok");
+        assert!(std::str::from_utf8(out.as_bytes()).is_ok());
+        assert_eq!(out.to_string_lossy(), "丸丸 ok");
     }
 
     #[test]

@@ -424,6 +424,27 @@ fn find_quoted(text: &str, needle: &str, from: usize) -> Option<(usize, usize)> 
     Some((line_of(text, from + pos), from + pos))
 }
 
+/// Finds the line of a rule's `id = "..."` (TOML) or `"id": "..."` (JSON) from byte `from`,
+/// so a name, description or term with the same text earlier does not mislead it.
+fn find_id(text: &str, id: &str, from: usize) -> Option<(usize, usize)> {
+    let mut cursor = from;
+    while let Some((_, pos)) = find_quoted(text, id, cursor) {
+        let before = text.get(..pos).unwrap_or("").trim_end();
+        let key = before
+            .strip_suffix('=')
+            .map(|b| b.trim_end().ends_with("id") && !b.trim_end().ends_with("_id"))
+            .unwrap_or(false)
+            || before
+                .strip_suffix(':')
+                .is_some_and(|b| b.trim_end().ends_with("\"id\""));
+        if key {
+            return Some((line_of(text, pos), pos));
+        }
+        cursor = pos + 1;
+    }
+    None
+}
+
 impl Policy {
     /// Parses a policy from TOML or JSON (JSON when the first non-blank character is `{`).
     pub fn parse(text: &str) -> Result<Self, PolicyError> {
@@ -492,7 +513,12 @@ impl Policy {
         if raw.version != POLICY_VERSION {
             let line = text
                 .lines()
-                .position(|l| l.contains("version"))
+                .position(|l| {
+                    let l = l.trim_start();
+                    l.starts_with("version")
+                        || l.starts_with("\"version\"")
+                        || l.contains("{\"version\"")
+                })
                 .map(|i| i + 1);
             return Err(PolicyError::new(PolicyErrorKind::Version {
                 found: raw.version,
@@ -519,7 +545,7 @@ impl Policy {
         let mut cursor = 0usize;
 
         for raw_rule in raw.rules {
-            let located = find_quoted(text, &raw_rule.id, cursor);
+            let located = find_id(text, &raw_rule.id, cursor);
             let line = located.map(|(l, _)| l);
             if let Some((_, pos)) = located {
                 cursor = pos + 1;

@@ -74,7 +74,7 @@ struct CensorIndex {
 }
 
 /// The most words with censor symbols examined per message.
-const MAX_CENSORED_WORDS: usize = 16;
+const MAX_CENSORED_WORDS: usize = 64;
 /// The most separate censor runs in one word (`f*c*k` has two).
 const MAX_CENSOR_RUNS: usize = 3;
 /// The longest word (in normalised bytes) the censor pass examines.
@@ -90,9 +90,11 @@ pub(crate) struct Terms {
     pub(crate) term_count: usize,
 }
 
-/// The most matches looked at per message: a hard bound on work for hostile input. Past
-/// it the message is judged on the matches seen so far.
+/// The most accepted term matches per message, and the most raw automaton matches
+/// examined: hard bounds on work for hostile input. A message that reaches either is not
+/// judged on partial evidence: the review escalates it (see `Policy::review`).
 pub(crate) const MAX_HITS: usize = 512;
+const MAX_RAW_MATCHES: usize = 16_384;
 
 impl TermsBuilder {
     /// Adds a term (`word`, `word*`, `*word`, `*word*`, or a phrase) for `owner`.
@@ -279,15 +281,17 @@ impl Terms {
     }
 
     /// Finds every term match in `text`, with word boundaries and repeat counts checked.
-    /// At most [`MAX_HITS`] matches are examined.
-    pub(crate) fn find(&self, text: &Normalized, hits: &mut Vec<Hit>) {
-        self.find_censored(text, hits);
-        let Some(ac) = &self.ac else { return };
+    /// Returns false when a bound was reached before every match was examined.
+    pub(crate) fn find(&self, text: &Normalized, hits: &mut Vec<Hit>) -> bool {
+        if !self.find_censored(text, hits) {
+            return false;
+        }
+        let Some(ac) = &self.ac else { return true };
         let mut seen = 0usize;
         for m in ac.find_overlapping_iter(text.as_bytes()) {
             seen += 1;
-            if seen > MAX_HITS {
-                break;
+            if seen > MAX_RAW_MATCHES || hits.len() > MAX_HITS {
+                return false;
             }
             let (s, e) = (m.start(), m.end());
             let Some(entries) = self.entries.get(m.pattern().as_usize()) else {
@@ -313,6 +317,7 @@ impl Terms {
                 });
             }
         }
+        true
     }
 }
 
@@ -320,11 +325,11 @@ impl Terms {
     /// The censor pass: words with `*` or `#` standing for letters are compared with the
     /// blocked terms, each censor run standing for as many letters as it has symbols, give
     /// or take one (`f*ck`, `f**k`, `f***k`, `sh*t`), with at least two letters shown.
-    /// Bounded: at most 16 such words, 64 bytes and 3 censor runs each.
-    fn find_censored(&self, text: &Normalized, hits: &mut Vec<Hit>) {
+    /// Bounded: at most 64 such words (false past that), 64 bytes and 3 censor runs each.
+    fn find_censored(&self, text: &Normalized, hits: &mut Vec<Hit>) -> bool {
         let idx = &self.censor;
         if idx.terms.is_empty() || !text.bytes.contains(&CENSOR) {
-            return;
+            return true;
         }
         let bytes = &text.bytes;
         let mut checked = 0;
@@ -346,7 +351,7 @@ impl Terms {
             }
             checked += 1;
             if checked > MAX_CENSORED_WORDS {
-                return;
+                return false;
             }
             if censor_runs > MAX_CENSOR_RUNS || word.len() > MAX_CENSORED_WORD {
                 continue;
@@ -391,6 +396,7 @@ impl Terms {
                 }
             }
         }
+        true
     }
 }
 

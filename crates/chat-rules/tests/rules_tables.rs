@@ -165,6 +165,14 @@ fn policy_errors_name_rule_line_and_fix() {
         ),
         ("version = 2\n", &["version", "1"][..]),
         (
+            "# version 1 of our policy\nversion = 2\n",
+            &["line 2", "version"][..],
+        ),
+        (
+            "version = 1\nname = \"spam\"\n[[rules]]\nid = \"spam\"\ntype = \"caps\"\naction = \"mask\"\n",
+            &["line 4", "rule `spam`"][..],
+        ),
+        (
             "version = 1\n[[rules]]\nid = \"x\"\ntype = \"caps\"\naction = \"deny\"\nmax_ration = 0.5\n",
             &["line 6", "max_ration"][..],
         ),
@@ -290,4 +298,21 @@ pattern = '(?-u:\b)promo[0-9]+(?-u:\b)'
         "{lints:?}"
     );
     assert!(!lints.iter().any(|l| l.rule == "fast"), "{lints:?}");
+}
+
+#[test]
+fn filler_cannot_push_a_slur_past_the_work_bounds() {
+    let p = Policy::default_policy();
+    for text in [
+        format!("{} cunt", "fuckas".repeat(80)),
+        format!("{}c*nt", "a*a ".repeat(70)),
+        format!("{} cunt", "ass ".repeat(120)),
+    ] {
+        let text: String = text.chars().take(500).collect();
+        let v = p.review(&text, Sender::anonymous());
+        assert_eq!(v.outcome(), Outcome::Deny, "{text:?}: {:?}", v.fired());
+    }
+    // Ordinary messages never reach the bounds.
+    let v = p.review("fuck fuck fuck what a game", Sender::anonymous());
+    assert!(!v.fired().iter().any(|f| f.rule == chat_rules::LIMIT_RULE));
 }

@@ -96,6 +96,27 @@ pub enum InvalidRequest {
     TooLarge(usize),
 }
 
+impl InvalidRequest {
+    /// The reason with quoted values removed, for logs: serde's messages quote the
+    /// offending value, which may be message content or an IP address.
+    pub fn redacted(&self) -> String {
+        let text = self.to_string();
+        let mut out = String::with_capacity(text.len());
+        let mut quoted = false;
+        for c in text.chars() {
+            if c == '"' {
+                if !quoted {
+                    out.push_str("\"…\"");
+                }
+                quoted = !quoted;
+            } else if !quoted {
+                out.push(c);
+            }
+        }
+        out
+    }
+}
+
 impl ReviewRequest {
     /// A request with the given content and empty ids, for tests and local runs.
     pub fn new(content: impl Into<String>) -> Self {
@@ -255,6 +276,14 @@ mod tests {
         for (v, ok) in rows {
             assert_eq!(ReviewRequest::from_value(v.clone()).is_ok(), ok, "{v}");
         }
+    }
+
+    #[test]
+    fn redacted_reasons_hide_values() {
+        let e = ReviewRequest::from_value(json!({"Content": "x", "Sender": "203.0.113.9"}))
+            .unwrap_err();
+        assert!(e.to_string().contains("203.0.113.9"));
+        assert!(!e.redacted().contains("203.0.113.9"), "{}", e.redacted());
     }
 
     #[test]

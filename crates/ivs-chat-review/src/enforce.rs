@@ -87,7 +87,8 @@ impl ReviewConfig {
     /// - `Content` is 1..=limit code points ([`content_limit`](Self::content_limit));
     ///   DENY always carries content (the original).
     /// - ALLOW with empty content is replaced by the failure verdict.
-    /// - Attributes are kept within 1 KB (largest dropped first; `Reason` kept last).
+    /// - Attributes are kept within 1 KB (the client's dropped before `Reason` and
+    ///   `mod.*`, largest first).
     pub fn enforce(
         &self,
         request: Option<&ReviewRequest>,
@@ -111,18 +112,22 @@ impl ReviewConfig {
         }
         if attributes_bytes(&response.attributes) > MAX_ATTRIBUTES_BYTES {
             fixes.push(Correction::AttributesDropped);
-            // Drop the largest entries first, but keep the reason as long as possible.
-            let mut order: Vec<(usize, String)> = response
+            // Drop the client's attributes before the handler's own (`Reason`, `mod.*`),
+            // the largest first within each group.
+            let mut order: Vec<(bool, usize, String)> = response
                 .attributes
                 .iter()
                 .map(|(k, v)| {
-                    let size = k.len() + v.len();
-                    let weight = if k == REASON_ATTRIBUTE { 0 } else { size };
-                    (weight, k.clone())
+                    let own = k == REASON_ATTRIBUTE || k.starts_with("mod.");
+                    (own, k.len() + v.len(), k.clone())
                 })
                 .collect();
-            order.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-            for (_, key) in order {
+            order.sort_by(|a, b| {
+                a.0.cmp(&b.0)
+                    .then_with(|| b.1.cmp(&a.1))
+                    .then_with(|| a.2.cmp(&b.2))
+            });
+            for (_, _, key) in order {
                 if attributes_bytes(&response.attributes) <= MAX_ATTRIBUTES_BYTES {
                     break;
                 }
@@ -222,6 +227,11 @@ mod tests {
             .with_attribute("bigger", "z".repeat(950));
         let (out, fixes) = cfg.enforce(Some(&r), resp);
         assert!(out.attributes.contains_key("Reason"));
+        let resp = ReviewResponse::allow(&r)
+            .with_attribute("client", "c".repeat(600))
+            .with_attribute("mod.rules", "r".repeat(500));
+        let (out, _) = cfg.enforce(Some(&r), resp);
+        assert!(out.attributes.contains_key("mod.rules") && !out.attributes.contains_key("client"));
         assert!(attributes_bytes(&out.attributes) <= MAX_ATTRIBUTES_BYTES);
         assert_eq!(fixes, vec![Correction::AttributesDropped]);
     }

@@ -4,6 +4,8 @@ use crate::contract::{ReviewRequest, ReviewResponse};
 use crate::service::{BoxError, Review, Reviewer};
 use chat_rules::{Action, Outcome, PolicySet, Sender};
 
+/// The prefix of the attributes this reviewer sets; clients' own are removed.
+pub const MODERATION_PREFIX: &str = "mod.";
 /// Attribute set to `"true"` on messages that a `flag` rule fired on.
 pub const FLAGGED_ATTRIBUTE: &str = "mod.flagged";
 /// Attribute with the highest severity among the enforced rules that fired.
@@ -69,6 +71,11 @@ impl RuleReviewer {
             Outcome::Mask => ReviewResponse::rewrite(request, verdict.content(&request.content)),
             Outcome::Flag | Outcome::Allow => ReviewResponse::allow(request),
         };
+        // Clients must not be able to make a message look moderated: drop any `mod.*`
+        // attribute they sent; only this reviewer sets those.
+        response
+            .attributes
+            .retain(|k, _| !k.starts_with(MODERATION_PREFIX));
         let flagged: Vec<&str> = verdict
             .fired()
             .iter()

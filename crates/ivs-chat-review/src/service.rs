@@ -46,8 +46,15 @@ impl From<ReviewResponse> for Review {
 /// is not from IVS and is answered without being parsed.
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 
-/// The key of the object that replaces an undecodable payload (see [`PayloadGuardLayer`]).
-const INVALID_KEY: &str = "$undecodablePayload";
+/// The key of the object that replaces an undecodable payload (see [`PayloadGuardLayer`]):
+/// unique per process, so a caller cannot forge the marker (and with it a log line).
+static INVALID_KEY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("$undecodable-{:x}-{nanos:x}", std::process::id())
+});
 
 /// A reviewer with its configuration: turns any event into a valid response.
 pub struct ReviewService<R> {
@@ -75,7 +82,7 @@ impl<R: Reviewer> ReviewService<R> {
     /// WARN log), a failing reviewer the failure verdict, and every response is enforced.
     pub async fn handle(&self, payload: serde_json::Value) -> ReviewResponse {
         let started = Instant::now();
-        if let Some(reason) = payload.get(INVALID_KEY).and_then(|v| v.as_str()) {
+        if let Some(reason) = payload.get(INVALID_KEY.as_str()).and_then(|v| v.as_str()) {
             tracing::warn!(
                 reason,
                 "invalid review event: answered with the configured verdict"
@@ -156,8 +163,13 @@ impl<R: Reviewer> ReviewService<R> {
 
     fn reject(&self, error: InvalidRequest, content: Option<&str>) -> ReviewResponse {
         let response = self.config.invalid(content);
+        let reason = if self.config.log_content {
+            error.to_string()
+        } else {
+            error.redacted()
+        };
         tracing::warn!(
-            reason = %error,
+            reason = %reason,
             result = response.review_result.as_str(),
             "invalid review request: answered with the configured verdict"
         );
@@ -255,7 +267,9 @@ where
 
     fn call(&mut self, mut invocation: LambdaInvocation) -> Self::Future {
         if let Some(reason) = undecodable(&invocation.body) {
-            let replacement = serde_json::json!({ INVALID_KEY: reason });
+            let mut replacement = serde_json::Map::new();
+            replacement.insert(INVALID_KEY.clone(), serde_json::Value::String(reason));
+            let replacement = serde_json::Value::Object(replacement);
             invocation.body = Bytes::from(replacement.to_string());
         }
         self.inner.call(invocation)
@@ -293,8 +307,15 @@ mod tests {
             (r.content.as_str(), r.review_result),
             ("-", ReviewResult::Deny)
         );
-        let r = svc.handle(json!({INVALID_KEY: "x"})).await;
+        let mut marker = serde_json::Map::new();
+        marker.insert(INVALID_KEY.clone(), json!("x"));
+        let r = svc.handle(serde_json::Value::Object(marker)).await;
         assert_eq!(r.review_result, ReviewResult::Deny);
+        // A caller cannot forge the marker: this is just an object without Content.
+        let r = svc
+            .handle(json!({"$undecodablePayload": "x", "Content": "ok"}))
+            .await;
+        assert_eq!(r.review_result, ReviewResult::Allow);
     }
 
     #[test]
