@@ -84,6 +84,12 @@ async fn clients_cannot_spoof_moderation_attributes() {
             "Attributes": {"mod.flagged": "true", "mod.rules": "fake", "emote": "wave"}
         }))
         .await;
-    assert_eq!(resp.attributes.get("emote").map(String::as_str), Some("wave"));
-    assert!(!resp.attributes.keys().any(|k| k.starts_with("mod.")), "{resp:?}");
+    assert_eq!(
+        resp.attributes.get("emote").map(String::as_str),
+        Some("wave")
+    );
+    assert!(
+        !resp.attributes.keys().any(|k| k.starts_with("mod.")),
+        "{resp:?}"
+    );
 }
