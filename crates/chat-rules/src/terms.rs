@@ -67,8 +67,13 @@ struct CensorTerm {
 #[derive(Debug, Clone, Default)]
 struct CensorIndex {
     terms: Vec<CensorTerm>,
-    /// Whole-word and prefix terms by first byte: they start where the word starts.
-    by_first: Vec<Vec<u32>>,
+    /// Prefix terms by first byte: they start where the word starts.
+    prefix_by_first: Vec<Vec<u32>>,
+    /// Whole-word terms by first and last byte: a censored word that ends in a letter
+    /// is compared only with terms that start and end as it does.
+    whole_by_ends: std::collections::HashMap<(u8, u8), Vec<u32>>,
+    /// Whole-word terms by first byte, for words that end in a censor symbol (`sh**`).
+    whole_by_first: Vec<Vec<u32>>,
     /// Suffix and infix terms: they may start anywhere in the word.
     inner: Vec<u32>,
 }
@@ -206,17 +211,25 @@ impl TermsBuilder {
         let mut terms = self.censor;
         terms.sort_by(|a, b| (&a.bytes, &a.runs).cmp(&(&b.bytes, &b.runs)));
         terms.dedup();
-        let mut by_first = vec![Vec::new(); 256];
+        let mut prefix_by_first = vec![Vec::new(); 256];
+        let mut whole_by_first = vec![Vec::new(); 256];
+        let mut whole_by_ends: std::collections::HashMap<(u8, u8), Vec<u32>> =
+            std::collections::HashMap::new();
         let mut inner = Vec::new();
         for (i, t) in terms.iter().enumerate() {
             let i = u32::try_from(i).unwrap_or(u32::MAX);
+            let (Some(&first), Some(&last)) = (t.bytes.first(), t.bytes.last()) else {
+                continue;
+            };
             match t.wildcard {
-                Wildcard::None | Wildcard::Prefix => {
-                    if let Some(list) = t
-                        .bytes
-                        .first()
-                        .and_then(|&b| by_first.get_mut(usize::from(b)))
-                    {
+                Wildcard::None => {
+                    whole_by_ends.entry((first, last)).or_default().push(i);
+                    if let Some(list) = whole_by_first.get_mut(usize::from(first)) {
+                        list.push(i);
+                    }
+                }
+                Wildcard::Prefix => {
+                    if let Some(list) = prefix_by_first.get_mut(usize::from(first)) {
                         list.push(i);
                     }
                 }
@@ -227,7 +240,9 @@ impl TermsBuilder {
             ac,
             censor: CensorIndex {
                 terms,
-                by_first,
+                prefix_by_first,
+                whole_by_ends,
+                whole_by_first,
                 inner,
             },
             entries: self
@@ -356,12 +371,24 @@ impl Terms {
             if censor_runs > MAX_CENSOR_RUNS || word.len() > MAX_CENSORED_WORD {
                 continue;
             }
-            let candidates = idx
-                .by_first
-                .get(usize::from(bytes[start]))
+            let (first, last) = (bytes[start], bytes[end - 1]);
+            let prefix = idx
+                .prefix_by_first
+                .get(usize::from(first))
                 .map(Vec::as_slice)
                 .unwrap_or_default();
-            for &ti in candidates {
+            let whole = if last == CENSOR {
+                idx.whole_by_first
+                    .get(usize::from(first))
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+            } else {
+                idx.whole_by_ends
+                    .get(&(first, last))
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+            };
+            for &ti in prefix.iter().chain(whole) {
                 let Some(t) = idx.terms.get(ti as usize) else {
                     continue;
                 };
