@@ -203,6 +203,22 @@ fn logging_id(s: &str) -> &str {
     s.rsplit('/').next().unwrap_or(s)
 }
 
+/// A closure that records a finding about `room` in `out`.
+fn finder<'a>(
+    room: &'a RoomView,
+    out: &'a mut Vec<Finding>,
+) -> impl FnMut(&'static str, Severity, String, String) + 'a {
+    move |rule, severity, observed, expected| {
+        out.push(Finding {
+            resource_arn: room.arn.clone(),
+            rule,
+            severity,
+            observed,
+            expected,
+        })
+    }
+}
+
 impl AuditPolicy {
     /// Parses TOML or JSON (JSON when it starts with `{`).
     pub fn parse(text: &str) -> Result<Self, AuditPolicyError> {
@@ -301,15 +317,7 @@ impl AuditPolicy {
         now: i64,
     ) -> Vec<Finding> {
         let mut out = Vec::new();
-        let mut add = |rule, severity, observed: String, expected: String| {
-            out.push(Finding {
-                resource_arn: room.arn.clone(),
-                rule,
-                severity,
-                observed,
-                expected,
-            })
-        };
+        let mut add = finder(room, &mut out);
         let r = &self.rooms;
         match &room.handler {
             None if r.require_handler => add(
@@ -411,21 +419,14 @@ impl AuditPolicy {
                 );
             }
         }
+        drop(add);
         self.check_tags(room, &mut out);
         out
     }
 
     fn check_tags(&self, room: &RoomView, out: &mut Vec<Finding>) {
         let t = &self.tags;
-        let mut add = |rule, severity, observed: String, expected: String| {
-            out.push(Finding {
-                resource_arn: room.arn.clone(),
-                rule,
-                severity,
-                observed,
-                expected,
-            })
-        };
+        let mut add = finder(room, out);
         for key in &t.required {
             if !room.tags.contains_key(key) {
                 add(

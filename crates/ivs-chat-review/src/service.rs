@@ -117,20 +117,16 @@ impl<R: Reviewer> ReviewService<R> {
                 result = response.review_result.as_str(),
                 "reviewer failed: answered with the failure verdict"
             );
-        } else if self.config.log_content {
-            tracing::info!(
-                message_id = %request.message_id,
-                room = %request.room_id(),
-                result = response.review_result.as_str(),
-                rewritten = response.content != request.content,
-                rules = %rules,
-                corrections = ?corrections,
-                elapsed_us,
-                content = %request.content,
-                sender_ip = %request.sender.ip,
-                "reviewed"
-            );
         } else {
+            // Content and IP are recorded only when enabled (a `None` field is left out).
+            let (content, sender_ip) = if self.config.log_content {
+                (
+                    Some(request.content.as_str()),
+                    Some(request.sender.ip.as_str()),
+                )
+            } else {
+                (None, None)
+            };
             tracing::info!(
                 message_id = %request.message_id,
                 room = %request.room_id(),
@@ -139,6 +135,8 @@ impl<R: Reviewer> ReviewService<R> {
                 rules = %rules,
                 corrections = ?corrections,
                 elapsed_us,
+                content,
+                sender_ip,
                 "reviewed"
             );
         }
@@ -316,6 +314,68 @@ mod tests {
             .handle(json!({"$undecodablePayload": "x", "Content": "ok"}))
             .await;
         assert_eq!(r.review_result, ReviewResult::Allow);
+    }
+
+    /// Captures log output for the logging tests.
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl<'a> lambda_runtime::tracing::subscriber::fmt::MakeWriter<'a> for Buf {
+        type Writer = Buf;
+        fn make_writer(&'a self) -> Buf {
+            self.clone()
+        }
+    }
+
+    async fn logs_of(config: ReviewConfig, event: serde_json::Value) -> String {
+        let buf = Buf::default();
+        let subscriber = lambda_runtime::tracing::subscriber::fmt()
+            .json()
+            .with_writer(buf.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        ReviewService::new(Echo, config).handle(event).await;
+        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn logs_carry_no_content_or_ip_unless_enabled() {
+        let event = json!({
+            "Content": "secret words", "MessageId": "ABCDEFGHIJKL",
+            "Sender": {"UserId": "u", "Ip": "203.0.113.77"}
+        });
+        let quiet = logs_of(ReviewConfig::default(), event.clone()).await;
+        assert!(quiet.contains("ABCDEFGHIJKL"), "{quiet}");
+        assert!(
+            !quiet.contains("secret") && !quiet.contains("203.0.113.77"),
+            "{quiet}"
+        );
+        let bad = logs_of(
+            ReviewConfig::default(),
+            json!({"Content": "x", "Sender": "203.0.113.77"}),
+        )
+        .await;
+        assert!(
+            bad.contains("invalid review request") && !bad.contains("203.0.113.77"),
+            "{bad}"
+        );
+        let loud = ReviewConfig {
+            log_content: true,
+            ..ReviewConfig::default()
+        };
+        let loud = logs_of(loud, event).await;
+        assert!(
+            loud.contains("secret words") && loud.contains("203.0.113.77"),
+            "{loud}"
+        );
     }
 
     #[test]
