@@ -21,6 +21,16 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod api;
+pub mod checkpoint;
+mod sweep;
+
+pub use api::{ApiError, BudgetConfig};
+pub use checkpoint::{
+    Checkpoint, CheckpointStore, DynamoDbStore, FileStore, MemoryStore, NoStore, StoreError,
+};
+pub use sweep::{AuditError, Auditor, Change, Collect, JsonLines, Mode, Options, Outcome, Report};
+
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -108,6 +118,8 @@ struct RawTags {
     max_value_length: Option<usize>,
     headroom: Option<usize>,
     case_collisions: bool,
+    /// Values remediation gives to missing required tags.
+    defaults: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -117,7 +129,46 @@ struct RawPolicy {
     rooms: RawRooms,
     #[serde(default)]
     tags: RawTags,
+    #[serde(default)]
+    remediation: RawRemediation,
 }
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawRemediation {
+    rules: Vec<String>,
+    max_changes: u64,
+}
+
+impl Default for RawRemediation {
+    fn default() -> Self {
+        Self {
+            rules: Vec::new(),
+            max_changes: 25,
+        }
+    }
+}
+
+/// The rules remediation can fix, and how.
+pub const REMEDIABLE_RULES: &[(&str, &str)] = &[
+    (
+        "room.handler-missing",
+        "UpdateRoom: attach the first approved handler",
+    ),
+    (
+        "room.handler-unapproved",
+        "UpdateRoom: replace the handler with the first approved one",
+    ),
+    (
+        "room.fallback",
+        "UpdateRoom: set fallbackResult to rooms.fallback_result",
+    ),
+    (
+        "tag.required-missing",
+        "TagResource: add the value from [tags.defaults]",
+    ),
+    ("tag.forbidden-key", "UntagResource: remove the key"),
+];
 
 /// A compiled audit policy.
 #[derive(Debug, Clone)]
@@ -126,6 +177,7 @@ pub struct AuditPolicy {
     name_pattern: Option<Regex>,
     tags: RawTags,
     value_patterns: Vec<(String, Regex)>,
+    remediation: RawRemediation,
 }
 
 /// The embedded default audit policy.
@@ -266,11 +318,79 @@ impl AuditPolicy {
         for (k, p) in &raw.tags.value_patterns {
             value_patterns.push((k.clone(), re(&format!("tags.value_patterns.{k}"), p)?));
         }
+        let fail = |message: String| AuditPolicyError {
+            line: None,
+            message,
+        };
+        for rule in &raw.remediation.rules {
+            if !REMEDIABLE_RULES.iter().any(|(r, _)| r == rule) {
+                return Err(fail(format!(
+                    "remediation.rules: {rule:?} cannot be remediated; use one of {}",
+                    REMEDIABLE_RULES
+                        .iter()
+                        .map(|(r, _)| *r)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+        for (k, v) in &raw.tags.defaults {
+            if !raw.tags.required.contains(k) {
+                return Err(fail(format!(
+                    "tags.defaults.{k}: only required tags get defaults; add {k:?} to tags.required or remove the default"
+                )));
+            }
+            if raw.tags.forbidden.contains(k) {
+                return Err(fail(format!(
+                    "tags.defaults.{k}: the key is also forbidden; remove one of the two"
+                )));
+            }
+            if k.to_ascii_lowercase().starts_with("aws:")
+                || k.is_empty()
+                || k.chars().count() > 128
+                || v.chars().count() > 256
+            {
+                return Err(fail(format!(
+                    "tags.defaults.{k}: IVS accepts keys of 1..128 characters without the aws: prefix and values up to 256"
+                )));
+            }
+            let probe = RoomView {
+                tags: [(k.clone(), v.clone())].into(),
+                ..RoomView::default()
+            };
+            let mut out = Vec::new();
+            let policy = Self {
+                rooms: raw.rooms.clone(),
+                name_pattern: None,
+                tags: raw.tags.clone(),
+                value_patterns: value_patterns.clone(),
+                remediation: RawRemediation::default(),
+            };
+            policy.check_tags(&probe, &mut out);
+            if out.iter().any(|f| f.rule == "tag.value-not-allowed") {
+                return Err(fail(format!(
+                    "tags.defaults.{k} = {v:?} is not an allowed value for {k}: remediation would add a tag the policy rejects"
+                )));
+            }
+        }
+        if raw
+            .remediation
+            .rules
+            .iter()
+            .any(|r| r == "tag.required-missing")
+            && raw.tags.defaults.is_empty()
+        {
+            return Err(fail(
+                "remediation.rules has \"tag.required-missing\" but [tags.defaults] gives no value to add; add e.g. owner = \"unassigned\""
+                    .into(),
+            ));
+        }
         Ok(Self {
             rooms: raw.rooms,
             name_pattern,
             tags: raw.tags,
             value_patterns,
+            remediation: raw.remediation,
         })
     }
 
@@ -293,6 +413,7 @@ impl AuditPolicy {
                 name_pattern: None,
                 tags: RawTags::default(),
                 value_patterns: Vec::new(),
+                remediation: RawRemediation::default(),
             },
         }
     }
@@ -308,16 +429,78 @@ impl AuditPolicy {
         self.rooms.message_length.is_some() || self.rooms.message_rate.is_some()
     }
 
-    /// Every finding for `room`. `logging_states` maps logging configuration ids to their
-    /// state (`ACTIVE`, ...); `now` is seconds since the epoch.
+    /// The approved handler ARNs (the first is the one remediation attaches).
+    pub fn approved_handlers(&self) -> &[String] {
+        &self.rooms.approved_handlers
+    }
+
+    /// The fallback result rooms must have, if the policy sets one.
+    pub fn fallback_result(&self) -> Option<&str> {
+        self.rooms.fallback_result.as_deref()
+    }
+
+    /// True when remediation of `rule` is enabled.
+    pub fn remediates(&self, rule: &str) -> bool {
+        self.remediation.rules.iter().any(|r| r == rule)
+    }
+
+    /// True when any rule in `scope` is remediated.
+    pub fn remediates_in(&self, scope: Scope) -> bool {
+        self.remediation.rules.iter().any(|r| scope.covers(r))
+    }
+
+    /// The most changes one sweep makes (planned changes count in a dry run).
+    pub fn max_changes(&self) -> u64 {
+        self.remediation.max_changes
+    }
+
+    /// Values for missing required tags.
+    pub fn tag_defaults(&self) -> &BTreeMap<String, String> {
+        &self.tags.defaults
+    }
+
+    /// Keys that must not be present.
+    pub fn forbidden_tags(&self) -> &[String] {
+        &self.tags.forbidden
+    }
+
+    /// Findings for `room` within `scope`.
+    pub fn check(
+        &self,
+        room: &RoomView,
+        scope: Scope,
+        logging_states: &HashMap<String, String>,
+        now: i64,
+    ) -> Vec<Finding> {
+        let mut out = Vec::new();
+        if scope.rooms() {
+            self.check_settings(room, logging_states, now, &mut out);
+        }
+        if scope.tags() {
+            self.check_tags(room, &mut out);
+        }
+        out
+    }
+
+    /// Every finding for `room` (room settings and tags). `logging_states` maps logging
+    /// configuration ids to their state (`ACTIVE`, ...); `now` is seconds since the epoch.
     pub fn check_room(
         &self,
         room: &RoomView,
         logging_states: &HashMap<String, String>,
         now: i64,
     ) -> Vec<Finding> {
-        let mut out = Vec::new();
-        let mut add = finder(room, &mut out);
+        self.check(room, Scope::All, logging_states, now)
+    }
+
+    fn check_settings(
+        &self,
+        room: &RoomView,
+        logging_states: &HashMap<String, String>,
+        now: i64,
+        out: &mut Vec<Finding>,
+    ) {
+        let mut add = finder(room, out);
         let r = &self.rooms;
         match &room.handler {
             None if r.require_handler => add(
@@ -419,9 +602,6 @@ impl AuditPolicy {
                 );
             }
         }
-        drop(add);
-        self.check_tags(room, &mut out);
-        out
     }
 
     fn check_tags(&self, room: &RoomView, out: &mut Vec<Finding>) {
@@ -520,23 +700,88 @@ impl AuditPolicy {
     }
 }
 
-/// What a sweep did and found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// Which checks a sweep runs: the room audit and the tag audit are separate functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// `room.*` rules: handler, fallback, logging, name, staleness, limits.
+    Rooms,
+    /// `tag.*` rules.
+    Tags,
+    /// Both.
+    All,
+}
+
+impl Scope {
+    /// True when room settings are checked.
+    pub fn rooms(self) -> bool {
+        matches!(self, Scope::Rooms | Scope::All)
+    }
+    /// True when tags are checked.
+    pub fn tags(self) -> bool {
+        matches!(self, Scope::Tags | Scope::All)
+    }
+    /// True when `rule` belongs to this scope.
+    pub fn covers(self, rule: &str) -> bool {
+        (self.rooms() && rule.starts_with("room.")) || (self.tags() && rule.starts_with("tag."))
+    }
+    /// `room-audit`, `tag-audit` or `audit`: the function name and checkpoint key.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Rooms => "room-audit",
+            Scope::Tags => "tag-audit",
+            Scope::All => "audit",
+        }
+    }
+}
+
+/// Where a sweep stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SweepStatus {
+    /// Every room was visited.
+    Complete,
+    /// The invocation stopped before the end (near its deadline, or on an error) and the
+    /// next one resumes from the checkpoint.
+    #[default]
+    InProgress,
+    /// Another invocation holds the sweep; this one did nothing.
+    Busy,
+}
+
+/// What a sweep did and found. A sweep that spans invocations carries its summary in the
+/// checkpoint, so the summary of the invocation that completes it covers the whole fleet.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Summary {
+    /// `room-audit` or `tag-audit`.
+    pub audit: String,
+    /// Where the sweep stands.
+    pub status: SweepStatus,
+    /// When the sweep started, seconds since the epoch.
+    pub sweep_started: i64,
+    /// Invocations the sweep has taken so far.
+    pub invocations: u64,
     /// Rooms checked.
     pub rooms_scanned: u64,
+    /// Rooms listed but gone (404) before they could be read or changed.
+    pub rooms_vanished: u64,
     /// Findings by rule id.
     pub findings_by_rule: BTreeMap<String, u64>,
     /// Findings by severity.
     pub findings_by_severity: BTreeMap<String, u64>,
+    /// API calls made, by operation.
+    pub api_calls_by_operation: BTreeMap<String, u64>,
     /// API calls made.
     pub api_calls: u64,
     /// Throttling responses met.
     pub throttles: u64,
-    /// Wall time in milliseconds.
+    /// Retried calls (throttling, 5xx, timeouts, malformed responses).
+    pub retries: u64,
+    /// Changes by outcome (`planned`, `applied`, `already-compliant`, `capped`, `skipped`).
+    pub changes: BTreeMap<String, u64>,
+    /// Wall time in milliseconds, over all invocations of the sweep.
     pub duration_ms: u64,
-    /// False when the sweep stopped early (for example near the deadline) and will resume.
-    pub complete: bool,
 }
 
 impl Summary {
@@ -634,7 +879,13 @@ mod tests {
     /// Each row: a change to a compliant room, and the rules it must trip.
     #[test]
     fn room_and_tag_table() {
-        let p = AuditPolicy::default_policy().approve_handlers([HANDLER.to_string()]);
+        let p = AuditPolicy::parse(&format!(
+            "{DEFAULT_AUDIT_POLICY_TOML}\n[rooms.message_rate]\nmin = 1\nmax = 100\n"
+        ))
+        .unwrap()
+        .approve_handlers([HANDLER.to_string()]);
+        assert!(p.needs_get_room());
+        assert!(!AuditPolicy::default_policy().needs_get_room());
         type Edit = fn(&mut RoomView);
         let rows: Vec<(Edit, &[&str])> = vec![
             (|_| {}, &[]),
@@ -740,7 +991,7 @@ mod tests {
         let p = AuditPolicy::default_policy();
         let mut s = Summary {
             rooms_scanned: 1,
-            complete: true,
+            status: SweepStatus::Complete,
             ..Summary::default()
         };
         s.record(&p.check_room(&RoomView::new(ARN), &HashMap::new(), NOW));

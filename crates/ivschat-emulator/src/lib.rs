@@ -143,6 +143,61 @@ impl Room {
     }
 }
 
+/// Room `i` of the mixed fleet that [`Emulator::seed_fleet`] seeds: most rooms comply
+/// with the default audit policy, and each kind of problem recurs with its own period so
+/// every page holds a mix:
+///
+/// | period | problem |
+/// |---|---|
+/// | `i % 10 == 0` | no review handler |
+/// | `i % 10 == 1` | fallbackResult ALLOW |
+/// | `i % 10 == 2` | an unapproved handler (`function:legacy-filter`) |
+/// | `i % 7 == 0` | no logging configuration |
+/// | `i % 7 == 1` | logging configuration `oldlogs`, which is CREATE_FAILED |
+/// | `i % 9 == 0` | no `owner` tag |
+/// | `i % 11 == 0` | a `temp` tag |
+/// | `i % 13 == 0` | `Owner` beside `owner` |
+/// | `i % 17 == 0` | a name with a space |
+/// | `i % 19 == 0` | last updated in 2024 (stale) |
+///
+/// Rooms are updated `base + i` seconds since the epoch (stale ones 400 days earlier).
+pub fn fleet_room(i: u64, approved_handler: &str, base: u64) -> RoomSeed {
+    let mut r = RoomSeed::new(format!("fleet{i:07}")).updated(base + i);
+    r.name = format!("stream-{i}");
+    match i % 10 {
+        0 => {}
+        1 => r = r.handler(approved_handler, "ALLOW"),
+        2 => {
+            r = r.handler(
+                &format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:legacy-filter"),
+                "DENY",
+            )
+        }
+        _ => r = r.handler(approved_handler, "DENY"),
+    }
+    match i % 7 {
+        0 => {}
+        1 => r = r.logging("oldlogs"),
+        _ => r = r.logging("chatlogs"),
+    }
+    if !i.is_multiple_of(9) {
+        r = r.tag("owner", &format!("team-{}", i % 5));
+    }
+    if i.is_multiple_of(11) {
+        r = r.tag("temp", "1");
+    }
+    if i.is_multiple_of(13) {
+        r = r.tag("Owner", "someone");
+    }
+    if i.is_multiple_of(17) {
+        r.name = format!("stream {i}");
+    }
+    if i.is_multiple_of(19) {
+        r.updated = base.saturating_sub(400 * 86_400) + i;
+    }
+    r
+}
+
 /// The ARN of a room id in the emulated account.
 pub fn room_arn(id: &str) -> String {
     format!("arn:aws:ivschat:{REGION}:{ACCOUNT}:room/{id}")
@@ -237,6 +292,11 @@ pub struct Stats {
 
 #[derive(Default)]
 struct State {
+    /// Summaries leave `tags` out (as a service may), so clients must ListTagsForResource.
+    no_summary_tags: bool,
+    /// (operation, call number, room id, replacement): remove or replace the room when
+    /// that call arrives.
+    removals: Vec<(String, u64, String, Option<RoomSeed>)>,
     rooms: HashMap<String, Room>,
     logging: HashMap<String, (String, String)>, // id -> (name, state)
     buckets: HashMap<Group, Bucket>,
@@ -251,6 +311,8 @@ struct State {
 pub struct Builder {
     rates: Vec<(Group, f64)>,
     latency: Duration,
+    port: u16,
+    no_summary_tags: bool,
 }
 
 impl Builder {
@@ -274,12 +336,23 @@ impl Builder {
         self.latency = d;
         self
     }
-    /// Starts the endpoint on 127.0.0.1 (an ephemeral port).
+    /// The port to listen on (default: an ephemeral one).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+    /// Leaves `tags` out of ListRooms summaries, so clients must call ListTagsForResource.
+    pub fn without_summary_tags(mut self) -> Self {
+        self.no_summary_tags = true;
+        self
+    }
+    /// Starts the endpoint on 127.0.0.1.
     pub async fn start(self) -> std::io::Result<Emulator> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State {
             latency: self.latency,
+            no_summary_tags: self.no_summary_tags,
             buckets: self
                 .rates
                 .iter()
@@ -322,6 +395,17 @@ impl Drop for Emulator {
     }
 }
 
+fn insert(s: &mut State, seed: RoomSeed) {
+    s.clock += 1;
+    let nanos = u128::from(seed.updated) * 1_000_000_000 + s.clock;
+    let room = Room {
+        created: seed.updated,
+        updated_nanos: nanos,
+        seed,
+    };
+    s.rooms.insert(room.seed.id.clone(), room);
+}
+
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     match state.lock() {
         Ok(g) => g,
@@ -342,15 +426,7 @@ impl Emulator {
 
     /// Adds or replaces a room.
     pub fn insert_room(&self, seed: RoomSeed) {
-        let mut s = lock(&self.state);
-        s.clock += 1;
-        let nanos = u128::from(seed.updated) * 1_000_000_000 + s.clock;
-        let room = Room {
-            created: seed.updated,
-            updated_nanos: nanos,
-            seed,
-        };
-        s.rooms.insert(room.seed.id.clone(), room);
+        insert(&mut lock(&self.state), seed);
     }
 
     /// Deletes a room (as another client would, for example mid-sweep).
@@ -375,6 +451,38 @@ impl Emulator {
         lock(&self.state)
             .faults
             .push((op.map(str::to_string), fault, count));
+    }
+
+    /// Removes room `id` when the `n`th call (counting from the start) of `op` arrives,
+    /// before it is served: a room deleted by its owner in the middle of a sweep.
+    pub fn remove_room_on(&self, op: &str, n: u64, id: &str) {
+        lock(&self.state)
+            .removals
+            .push((op.to_string(), n, id.to_string(), None));
+    }
+
+    /// Replaces a room with `seed` when the `n`th call of `op` arrives, before it is
+    /// served: a room changed by its owner in the middle of a sweep.
+    pub fn update_room_on(&self, op: &str, n: u64, seed: RoomSeed) {
+        lock(&self.state)
+            .removals
+            .push((op.to_string(), n, seed.id.clone(), Some(seed)));
+    }
+
+    /// Seeds `n` rooms of a mixed fleet (see [`fleet_room`]) updated from a day ago, and
+    /// its logging configurations.
+    pub fn seed_fleet(&self, n: u64, approved_handler: &str) {
+        let base = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default()
+            .saturating_sub(86_400 + n);
+        self.insert_logging("chatlogs", "chatlogs", "ACTIVE");
+        self.insert_logging("oldlogs", "oldlogs", "CREATE_FAILED");
+        let mut s = lock(&self.state);
+        for i in 0..n {
+            insert(&mut s, fleet_room(i, approved_handler, base));
+        }
     }
 
     /// What the endpoint has served so far.
@@ -468,7 +576,23 @@ async fn serve(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Ful
     };
     let (latency, fault, throttled) = {
         let mut s = lock(&state);
-        *s.stats.calls.entry(op.to_string()).or_default() += 1;
+        let n = {
+            let c = s.stats.calls.entry(op.to_string()).or_default();
+            *c += 1;
+            *c
+        };
+        let due: Vec<(String, Option<RoomSeed>)> = s
+            .removals
+            .iter()
+            .filter(|(o, at, _, _)| o == op && *at == n)
+            .map(|(_, _, id, seed)| (id.clone(), seed.clone()))
+            .collect();
+        for (id, seed) in due {
+            s.rooms.remove(&id);
+            if let Some(seed) = seed {
+                insert(&mut s, seed);
+            }
+        }
         let throttled = s.buckets.get_mut(&group).is_some_and(|b| !b.take());
         if throttled {
             s.stats.throttled += 1;
@@ -609,7 +733,19 @@ fn list_rooms(s: &State, input: &Map<String, Value>) -> Response<Full<Bytes>> {
         },
     };
     let page: Vec<&Room> = rooms.iter().skip(start).take(size).copied().collect();
-    let mut out = json!({"rooms": page.iter().map(|r| r.summary()).collect::<Vec<_>>()});
+    let summaries = page
+        .iter()
+        .map(|r| {
+            let mut v = r.summary();
+            if s.no_summary_tags
+                && let Some(obj) = v.as_object_mut()
+            {
+                obj.remove("tags");
+            }
+            v
+        })
+        .collect::<Vec<_>>();
+    let mut out = json!({ "rooms": summaries });
     if start + page.len() < rooms.len()
         && let (Some(last), Some(obj)) = (page.last(), out.as_object_mut())
     {

@@ -1,0 +1,924 @@
+//! The sweep: every room, page by page, within the request budget, resumable.
+
+use crate::api::{ApiError, Budget, BudgetConfig, Group};
+use crate::checkpoint::{Checkpoint, CheckpointStore, StoreError};
+use crate::{AuditPolicy, Finding, MAX_TAGS, RoomView, Scope, Summary, SweepStatus};
+use aws_sdk_ivschat::types::{FallbackResult, MessageReviewHandler};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// What remediation does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Report only (the default).
+    #[default]
+    Off,
+    /// Report the changes remediation would make, make none.
+    DryRun,
+    /// Make the changes.
+    Apply,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "off" | "" => Ok(Mode::Off),
+            "dry-run" => Ok(Mode::DryRun),
+            "apply" => Ok(Mode::Apply),
+            other => Err(format!(
+                "remediation mode {other:?}: use off, dry-run or apply"
+            )),
+        }
+    }
+}
+
+/// How a sweep runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Request-rate budget and retries.
+    pub budget: BudgetConfig,
+    /// Remediation mode (rules are enabled in the policy).
+    pub mode: Mode,
+    /// ListRooms page size (1..=50).
+    pub page_size: i32,
+    /// Time kept free before the deadline: no call starts later than `deadline - reserve`.
+    pub reserve: Duration,
+    /// Who holds the sweep while this invocation runs (request id, `cli-<pid>`).
+    pub owner: String,
+    /// Discard a checkpointed sweep and start from the newest room.
+    pub restart: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            budget: BudgetConfig::default(),
+            mode: Mode::Off,
+            page_size: 50,
+            reserve: Duration::from_secs(10),
+            owner: format!("pid-{}", std::process::id()),
+            restart: false,
+        }
+    }
+}
+
+/// The outcome of one change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Dry run: this change would be made.
+    Planned,
+    /// Made.
+    Applied,
+    /// The resource was already compliant when re-read before writing.
+    AlreadyCompliant,
+    /// Not made: the sweep reached `remediation.max_changes`.
+    Capped,
+    /// Not made, for the reason given.
+    Skipped,
+    /// The room was deleted before the change.
+    Vanished,
+}
+
+impl Outcome {
+    fn key(self) -> &'static str {
+        match self {
+            Outcome::Planned => "planned",
+            Outcome::Applied => "applied",
+            Outcome::AlreadyCompliant => "already-compliant",
+            Outcome::Capped => "capped",
+            Outcome::Skipped => "skipped",
+            Outcome::Vanished => "vanished",
+        }
+    }
+}
+
+/// One remediation, with the state before and after (only the fields and tag keys the
+/// policy names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// The room's ARN.
+    pub resource_arn: String,
+    /// The rules it fixes.
+    pub rules: Vec<&'static str>,
+    /// `UpdateRoom`, `TagResource` or `UntagResource`.
+    pub action: &'static str,
+    /// Before.
+    pub before: Value,
+    /// After.
+    pub after: Value,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Why, when skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Receives findings and changes as the sweep makes them.
+pub trait Report: Send {
+    /// One finding.
+    fn finding(&mut self, finding: &Finding);
+    /// One change (planned, applied or not made).
+    fn change(&mut self, change: &Change);
+}
+
+/// Writes one JSON object per line: `{"record":"finding",...}` and `{"record":"change",...}`.
+pub struct JsonLines<W>(pub W);
+
+impl<W: std::io::Write + Send> Report for JsonLines<W> {
+    fn finding(&mut self, finding: &Finding) {
+        let mut v = json!({"record": "finding"});
+        merge(&mut v, finding);
+        let _ = writeln!(self.0, "{v}");
+    }
+    fn change(&mut self, change: &Change) {
+        let mut v = json!({"record": "change"});
+        merge(&mut v, change);
+        let _ = writeln!(self.0, "{v}");
+    }
+}
+
+fn merge(into: &mut Value, what: &impl Serialize) {
+    if let (Some(obj), Ok(Value::Object(more))) = (into.as_object_mut(), serde_json::to_value(what))
+    {
+        obj.extend(more);
+    }
+}
+
+/// Keeps everything, for tests and embedding.
+#[derive(Debug, Default)]
+pub struct Collect {
+    /// Findings in order.
+    pub findings: Vec<Finding>,
+    /// Changes in order.
+    pub changes: Vec<Change>,
+}
+
+impl Report for Collect {
+    fn finding(&mut self, finding: &Finding) {
+        self.findings.push(finding.clone());
+    }
+    fn change(&mut self, change: &Change) {
+        self.changes.push(change.clone());
+    }
+}
+
+/// Why a sweep stopped with an error. The checkpoint is saved first (at the start of the
+/// page that failed), so the next invocation resumes there.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// An API call failed for good (access denied, retries exhausted, rejected).
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The checkpoint could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The configuration cannot work; the message says how to fix it.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Audits the rooms of one account and Region.
+///
+/// ```no_run
+/// # async fn demo(client: aws_sdk_ivschat::Client) -> Result<(), chat_audit::AuditError> {
+/// use chat_audit::{AuditPolicy, Auditor, JsonLines, NoStore, Options, Scope};
+/// let auditor = Auditor::new(client, AuditPolicy::default_policy(), Scope::Rooms, Options::default())?;
+/// let summary = auditor.run(&NoStore, &mut JsonLines(std::io::stdout()), None).await?;
+/// println!("{} rooms, {:?}", summary.rooms_scanned, summary.findings_by_rule);
+/// # Ok(()) }
+/// ```
+pub struct Auditor {
+    client: aws_sdk_ivschat::Client,
+    policy: AuditPolicy,
+    scope: Scope,
+    options: Options,
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn handler_json(h: &Option<(String, String)>) -> Value {
+    match h {
+        Some((uri, fb)) => json!({"messageReviewHandler": {"uri": uri, "fallbackResult": fb}}),
+        None => json!({"messageReviewHandler": null}),
+    }
+}
+
+/// Per-invocation state.
+struct Run<'a, S, R> {
+    store: &'a S,
+    report: &'a mut R,
+    budget: Budget,
+    summary: Summary,
+    /// The summary's counters when this invocation started.
+    base: Summary,
+    started: Instant,
+    version: u64,
+    checkpoint: Checkpoint,
+    logging: HashMap<String, String>,
+    watermark: Option<i64>,
+    now: i64,
+}
+
+impl<S: CheckpointStore, R: Report> Run<'_, S, R> {
+    /// Folds this invocation's call counts and time into the summary.
+    fn sync(&mut self) {
+        let b = &self.budget;
+        let s = &mut self.summary;
+        s.api_calls_by_operation = self.base.api_calls_by_operation.clone();
+        for (op, n) in &b.calls {
+            *s.api_calls_by_operation.entry(op.clone()).or_default() += n;
+        }
+        s.api_calls = self.base.api_calls + b.total_calls();
+        s.throttles = self.base.throttles + b.throttles;
+        s.retries = self.base.retries + b.retries;
+        s.duration_ms = self.base.duration_ms + self.started.elapsed().as_millis() as u64;
+    }
+
+    async fn save(&mut self) -> Result<(), StoreError> {
+        self.sync();
+        self.checkpoint.summary = self.summary.clone();
+        self.version = self
+            .store
+            .save(self.summary.audit.as_str(), &self.checkpoint, self.version)
+            .await?;
+        Ok(())
+    }
+
+    fn record_change(&mut self, change: Change) {
+        *self
+            .summary
+            .changes
+            .entry(change.outcome.key().to_string())
+            .or_default() += 1;
+        tracing::info!(
+            resource_arn = %change.resource_arn,
+            action = change.action,
+            outcome = change.outcome.key(),
+            before = %change.before,
+            after = %change.after,
+            "remediation"
+        );
+        self.report.change(&change);
+    }
+
+    fn changes_made(&self) -> u64 {
+        ["planned", "applied"]
+            .iter()
+            .filter_map(|k| self.summary.changes.get(*k))
+            .sum()
+    }
+}
+
+impl Auditor {
+    /// An auditor. The client's own retries are turned off: the auditor retries itself,
+    /// so every attempt is paced by the budget and counted.
+    pub fn new(
+        client: aws_sdk_ivschat::Client,
+        policy: AuditPolicy,
+        scope: Scope,
+        options: Options,
+    ) -> Result<Self, AuditError> {
+        if options.mode != Mode::Off
+            && (policy.remediates("room.handler-missing")
+                || policy.remediates("room.handler-unapproved"))
+            && scope.rooms()
+            && policy.approved_handlers().is_empty()
+        {
+            return Err(AuditError::Config(
+                "remediation of room.handler-* needs an approved handler: set rooms.approved_handlers or APPROVED_HANDLER_ARNS".into(),
+            ));
+        }
+        if !(1..=50).contains(&options.page_size) {
+            return Err(AuditError::Config(format!(
+                "page size {} is out of 1..=50",
+                options.page_size
+            )));
+        }
+        let conf = client
+            .config()
+            .to_builder()
+            .retry_config(aws_sdk_ivschat::config::retry::RetryConfig::disabled())
+            .build();
+        Ok(Self {
+            client: aws_sdk_ivschat::Client::from_conf(conf),
+            policy,
+            scope,
+            options,
+        })
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &AuditPolicy {
+        &self.policy
+    }
+
+    /// Runs (or resumes) the sweep until it completes or `deadline` nears. Findings and
+    /// changes go to `report` as they are made; the summary is returned. On an error the
+    /// checkpoint is saved at the start of the failed page before the error is returned.
+    pub async fn run<S: CheckpointStore, R: Report>(
+        &self,
+        store: &S,
+        report: &mut R,
+        deadline: Option<Instant>,
+    ) -> Result<Summary, AuditError> {
+        let started = Instant::now();
+        let audit = self.scope.name();
+        let now = now_secs();
+        let (loaded, version) = store.load(audit).await?;
+        let mut cp = loaded.unwrap_or_default();
+        if cp.lease_until_ms > now_ms() && cp.lease_owner != self.options.owner {
+            tracing::warn!(owner = %cp.lease_owner, "another invocation holds the sweep");
+            return Ok(Summary {
+                audit: audit.into(),
+                status: SweepStatus::Busy,
+                ..Summary::default()
+            });
+        }
+        let resume = cp.in_progress && !self.options.restart;
+        let mut summary = if resume {
+            cp.summary.clone()
+        } else {
+            cp.next_token = None;
+            Summary {
+                audit: audit.into(),
+                sweep_started: now,
+                ..Summary::default()
+            }
+        };
+        summary.invocations += 1;
+        summary.status = SweepStatus::InProgress;
+        cp.in_progress = true;
+        let lease_ms = deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::from_secs(900));
+        cp.lease_until_ms = now_ms() + lease_ms.as_millis() as u64 + 1_000;
+        cp.lease_owner = self.options.owner.clone();
+        let stop_at = deadline.map(|d| d.checked_sub(self.options.reserve).unwrap_or(started));
+        let mut run = Run {
+            store,
+            report,
+            budget: Budget::new(self.options.budget, stop_at),
+            base: summary.clone(),
+            summary,
+            started,
+            version,
+            watermark: cp.last_complete_started,
+            checkpoint: cp,
+            logging: HashMap::new(),
+            now,
+        };
+        // Claim the sweep (a conflict means another invocation got there first).
+        match run.save().await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
+                return Ok(Summary {
+                    audit: audit.into(),
+                    status: SweepStatus::Busy,
+                    ..Summary::default()
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(
+            audit,
+            resume,
+            rooms_so_far = run.summary.rooms_scanned,
+            "sweep"
+        );
+        let result = self.pages(&mut run).await;
+        let page_start = match result {
+            Ok(()) => None,
+            Err((e, page_start)) => Some((e, page_start)),
+        };
+        match page_start {
+            None => {}
+            Some((ApiError::Deadline { .. }, page_start)) => {
+                tracing::info!("stopping near the deadline; the next invocation resumes");
+                run.summary = page_start;
+            }
+            Some((e, page_start)) => {
+                run.summary = page_start;
+                run.checkpoint.lease_until_ms = 0;
+                run.save().await?;
+                return Err(e.into());
+            }
+        }
+        run.checkpoint.lease_until_ms = 0;
+        if run.summary.status == SweepStatus::Complete {
+            run.checkpoint.in_progress = false;
+            run.checkpoint.next_token = None;
+            run.checkpoint.last_complete_started = Some(run.summary.sweep_started);
+        }
+        run.save().await?;
+        Ok(run.summary)
+    }
+
+    /// Pages until done or stopped. On an error, returns it with the summary as it was at
+    /// the start of the failed page (the checkpoint still points there).
+    async fn pages<S: CheckpointStore, R: Report>(
+        &self,
+        run: &mut Run<'_, S, R>,
+    ) -> Result<(), (ApiError, Summary)> {
+        if self.scope.rooms() {
+            let snapshot = run.summary.clone();
+            run.logging = self
+                .logging_states(&mut run.budget)
+                .await
+                .map_err(|e| (e, snapshot))?;
+        }
+        let mut slowest_page = Duration::ZERO;
+        let mut restarted = false;
+        loop {
+            if let Some(left) = run.budget.remaining()
+                && left < slowest_page + slowest_page / 2
+            {
+                return Err((
+                    ApiError::Deadline {
+                        operation: "ListRooms",
+                    },
+                    run.summary.clone(),
+                ));
+            }
+            let page_started = Instant::now();
+            let snapshot = run.summary.clone();
+            let token = run.checkpoint.next_token.clone();
+            let page = run
+                .budget
+                .call(Group::Room, "ListRooms", || {
+                    self.client
+                        .list_rooms()
+                        .max_results(self.options.page_size)
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await;
+            let page = match page {
+                Ok(p) => p,
+                // A token from an earlier invocation may have expired: start over once.
+                Err(ApiError::Rejected { code, .. })
+                    if token.is_some()
+                        && !restarted
+                        && code.as_deref() == Some("ValidationException") =>
+                {
+                    tracing::warn!("the saved page token was rejected; starting the sweep over");
+                    restarted = true;
+                    run.checkpoint.next_token = None;
+                    run.summary = Summary {
+                        audit: run.summary.audit.clone(),
+                        sweep_started: run.now,
+                        invocations: 1,
+                        ..Summary::default()
+                    };
+                    run.base = Summary {
+                        audit: run.summary.audit.clone(),
+                        ..run.base.clone()
+                    };
+                    continue;
+                }
+                Err(e) => return Err((e, snapshot)),
+            };
+            for room in page.rooms() {
+                if let Err(e) = self.room(run, room).await {
+                    return Err((e, snapshot));
+                }
+            }
+            run.checkpoint.next_token = page.next_token().map(str::to_string);
+            if run.checkpoint.next_token.is_none() {
+                run.summary.status = SweepStatus::Complete;
+                run.sync();
+                return Ok(());
+            }
+            if let Err(e) = run.save().await {
+                tracing::error!(error = %e, "could not save the checkpoint");
+                return Err((
+                    ApiError::Rejected {
+                        operation: "checkpoint",
+                        code: None,
+                        detail: e.to_string(),
+                    },
+                    snapshot,
+                ));
+            }
+            slowest_page = slowest_page.max(page_started.elapsed());
+        }
+    }
+
+    async fn logging_states(
+        &self,
+        budget: &mut Budget,
+    ) -> Result<HashMap<String, String>, ApiError> {
+        let mut states = HashMap::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = budget
+                .call(Group::Logging, "ListLoggingConfigurations", || {
+                    self.client
+                        .list_logging_configurations()
+                        .max_results(50)
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await?;
+            for c in page.logging_configurations() {
+                if let (Some(id), Some(state)) = (c.id(), c.state()) {
+                    states.insert(id.to_string(), state.as_str().to_string());
+                }
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(states);
+            }
+        }
+    }
+
+    async fn room<S: CheckpointStore, R: Report>(
+        &self,
+        run: &mut Run<'_, S, R>,
+        summary: &aws_sdk_ivschat::types::RoomSummary,
+    ) -> Result<(), ApiError> {
+        let mut view = RoomView::from_summary(summary);
+        if view.arn.is_empty() {
+            return Ok(());
+        }
+        // Tags are in the summary; read them only if the service left them out.
+        if self.scope.tags() && summary.tags().is_none() {
+            let arn = view.arn.clone();
+            match run
+                .budget
+                .call(Group::Tag, "ListTagsForResource", || {
+                    self.client
+                        .list_tags_for_resource()
+                        .resource_arn(arn.clone())
+                        .send()
+                })
+                .await
+            {
+                Ok(out) => view.tags = out.tags().clone().into_iter().collect(),
+                Err(ApiError::NotFound { .. }) => {
+                    run.summary.rooms_vanished += 1;
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        // Limits need GetRoom: only for rooms changed since the last complete sweep.
+        let changed = match (run.watermark, view.updated) {
+            (Some(mark), Some(updated)) => updated >= mark,
+            _ => true,
+        };
+        if self.scope.rooms() && self.policy.needs_get_room() && changed {
+            let arn = view.arn.clone();
+            match run
+                .budget
+                .call(Group::Room, "GetRoom", || {
+                    self.client.get_room().identifier(arn.clone()).send()
+                })
+                .await
+            {
+                Ok(out) => view = view.with_limits(&out),
+                Err(ApiError::NotFound { .. }) => {
+                    run.summary.rooms_vanished += 1;
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let findings = self.policy.check(&view, self.scope, &run.logging, run.now);
+        for f in &findings {
+            run.report.finding(f);
+        }
+        run.summary.record(&findings);
+        run.summary.rooms_scanned += 1;
+        if self.options.mode != Mode::Off {
+            if self.scope.rooms() {
+                self.fix_handler(run, &view).await?;
+            }
+            if self.scope.tags() {
+                self.fix_tags(run, &view).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The handler this room should have under the enabled remediations, and the rules
+    /// that call for it; `None` when there is nothing to change.
+    pub fn handler_target(
+        &self,
+        current: &Option<(String, String)>,
+    ) -> Option<((String, String), Vec<&'static str>)> {
+        let p = &self.policy;
+        let approved = p.approved_handlers().first()?;
+        let mut rules = Vec::new();
+        let target = match current {
+            None => {
+                if !p.remediates("room.handler-missing") {
+                    return None;
+                }
+                rules.push("room.handler-missing");
+                let fb = p.fallback_result().unwrap_or("ALLOW");
+                if p.remediates("room.fallback") && fb != "ALLOW" {
+                    rules.push("room.fallback");
+                }
+                (approved.clone(), fb.to_string())
+            }
+            Some((uri, fb)) => {
+                let mut t = (uri.clone(), fb.clone());
+                if p.remediates("room.handler-unapproved") && !p.approved_handlers().contains(uri) {
+                    t.0 = approved.clone();
+                    rules.push("room.handler-unapproved");
+                }
+                if let Some(want) = p.fallback_result()
+                    && p.remediates("room.fallback")
+                    && fb != want
+                {
+                    t.1 = want.to_string();
+                    rules.push("room.fallback");
+                }
+                t
+            }
+        };
+        (rules.is_empty() || current.as_ref() == Some(&target))
+            .then_some(())
+            .map_or(Some((target, rules)), |()| None)
+    }
+
+    /// Tags to add and keys to remove under the enabled remediations. Only keys the
+    /// policy names (`tags.defaults`, `tags.forbidden`) are ever touched.
+    pub fn tag_target(
+        &self,
+        tags: &BTreeMap<String, String>,
+    ) -> (BTreeMap<String, String>, Vec<String>) {
+        let p = &self.policy;
+        let add = if p.remediates("tag.required-missing") {
+            p.tag_defaults()
+                .iter()
+                .filter(|(k, _)| !tags.contains_key(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
+        let remove = if p.remediates("tag.forbidden-key") {
+            p.forbidden_tags()
+                .iter()
+                .filter(|k| tags.contains_key(*k))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        (add, remove)
+    }
+
+    /// Decides whether a change may be made now: `None` to go ahead, or the outcome to
+    /// record instead (dry run, cap).
+    fn gate<S: CheckpointStore, R: Report>(&self, run: &Run<'_, S, R>) -> Option<Outcome> {
+        if run.changes_made() >= self.policy.max_changes() {
+            Some(Outcome::Capped)
+        } else if self.options.mode == Mode::DryRun {
+            Some(Outcome::Planned)
+        } else {
+            None
+        }
+    }
+
+    async fn fix_handler<S: CheckpointStore, R: Report>(
+        &self,
+        run: &mut Run<'_, S, R>,
+        view: &RoomView,
+    ) -> Result<(), ApiError> {
+        let Some((target, rules)) = self.handler_target(&view.handler) else {
+            return Ok(());
+        };
+        let mut change = Change {
+            resource_arn: view.arn.clone(),
+            rules,
+            action: "UpdateRoom",
+            before: handler_json(&view.handler),
+            after: handler_json(&Some(target)),
+            outcome: Outcome::Planned,
+            reason: None,
+        };
+        if let Some(outcome) = self.gate(run) {
+            change.outcome = outcome;
+            run.record_change(change);
+            return Ok(());
+        }
+        // Read before write: the listing may be minutes old.
+        let arn = view.arn.clone();
+        let fresh = match run
+            .budget
+            .call(Group::Room, "GetRoom", || {
+                self.client.get_room().identifier(arn.clone()).send()
+            })
+            .await
+        {
+            Ok(out) => out.message_review_handler().and_then(|h| {
+                let uri = h.uri().unwrap_or_default();
+                (!uri.is_empty()).then(|| {
+                    (
+                        uri.to_string(),
+                        h.fallback_result()
+                            .map_or("ALLOW", |f| f.as_str())
+                            .to_string(),
+                    )
+                })
+            }),
+            Err(ApiError::NotFound { .. }) => {
+                change.outcome = Outcome::Vanished;
+                run.record_change(change);
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        change.before = handler_json(&fresh);
+        let Some(((uri, fb), rules)) = self.handler_target(&fresh) else {
+            change.outcome = Outcome::AlreadyCompliant;
+            change.after = change.before.clone();
+            run.record_change(change);
+            return Ok(());
+        };
+        change.rules = rules;
+        change.after = handler_json(&Some((uri.clone(), fb.clone())));
+        let handler = MessageReviewHandler::builder()
+            .uri(uri)
+            .fallback_result(FallbackResult::from(fb.as_str()))
+            .build();
+        let result = run
+            .budget
+            .call(Group::Room, "UpdateRoom", || {
+                self.client
+                    .update_room()
+                    .identifier(arn.clone())
+                    .message_review_handler(handler.clone())
+                    .send()
+            })
+            .await;
+        match result {
+            Ok(_) => change.outcome = Outcome::Applied,
+            Err(ApiError::NotFound { .. }) => change.outcome = Outcome::Vanished,
+            Err(ApiError::Rejected { detail, .. }) => {
+                change.outcome = Outcome::Skipped;
+                change.reason = Some(detail);
+            }
+            Err(e) => return Err(e),
+        }
+        run.record_change(change);
+        Ok(())
+    }
+
+    async fn fix_tags<S: CheckpointStore, R: Report>(
+        &self,
+        run: &mut Run<'_, S, R>,
+        view: &RoomView,
+    ) -> Result<(), ApiError> {
+        let (add, remove) = self.tag_target(&view.tags);
+        if add.is_empty() && remove.is_empty() {
+            return Ok(());
+        }
+        let fresh = if self.gate(run).is_none() {
+            let arn = view.arn.clone();
+            match run
+                .budget
+                .call(Group::Tag, "ListTagsForResource", || {
+                    self.client
+                        .list_tags_for_resource()
+                        .resource_arn(arn.clone())
+                        .send()
+                })
+                .await
+            {
+                Ok(out) => Some(out.tags().clone().into_iter().collect::<BTreeMap<_, _>>()),
+                Err(ApiError::NotFound { .. }) => None,
+                Err(e) => return Err(e),
+            }
+        } else {
+            Some(view.tags.clone())
+        };
+        let Some(tags) = fresh else {
+            run.record_change(Change {
+                resource_arn: view.arn.clone(),
+                rules: vec![],
+                action: "TagResource",
+                before: Value::Null,
+                after: Value::Null,
+                outcome: Outcome::Vanished,
+                reason: None,
+            });
+            return Ok(());
+        };
+        let (add, remove) = self.tag_target(&tags);
+        let named = |keys: &mut dyn Iterator<Item = &String>, from: &BTreeMap<String, String>| {
+            keys.map(|k| (k.clone(), from.get(k).map_or(Value::Null, |v| json!(v))))
+                .collect::<serde_json::Map<_, _>>()
+        };
+        if !remove.is_empty() {
+            let after: serde_json::Map<_, _> =
+                remove.iter().map(|k| (k.clone(), Value::Null)).collect();
+            let change = Change {
+                resource_arn: view.arn.clone(),
+                rules: vec!["tag.forbidden-key"],
+                action: "UntagResource",
+                before: Value::Object(named(&mut remove.iter(), &tags)),
+                after: Value::Object(after),
+                outcome: Outcome::Planned,
+                reason: None,
+            };
+            let arn = view.arn.clone();
+            self.make(run, change, || {
+                self.client
+                    .untag_resource()
+                    .resource_arn(arn.clone())
+                    .set_tag_keys(Some(remove.clone()))
+                    .send()
+            })
+            .await?;
+        }
+        if !add.is_empty() {
+            let mut change = Change {
+                resource_arn: view.arn.clone(),
+                rules: vec!["tag.required-missing"],
+                action: "TagResource",
+                before: Value::Object(named(&mut add.keys(), &tags)),
+                after: json!(add),
+                outcome: Outcome::Planned,
+                reason: None,
+            };
+            let remaining = tags.len() - remove.len().min(tags.len());
+            if remaining + add.len() > MAX_TAGS {
+                change.outcome = Outcome::Skipped;
+                change.reason = Some(format!(
+                    "the room has {remaining} tags; adding {} would pass the limit of {MAX_TAGS}",
+                    add.len()
+                ));
+                run.record_change(change);
+                return Ok(());
+            }
+            let arn = view.arn.clone();
+            self.make(run, change, || {
+                self.client
+                    .tag_resource()
+                    .resource_arn(arn.clone())
+                    .set_tags(Some(add.clone().into_iter().collect()))
+                    .send()
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Makes (or plans, or caps) one tag change.
+    async fn make<S, R, T, E, F, Fut>(
+        &self,
+        run: &mut Run<'_, S, R>,
+        mut change: Change,
+        f: F,
+    ) -> Result<(), ApiError>
+    where
+        S: CheckpointStore,
+        R: Report,
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<
+                Output = Result<
+                    T,
+                    aws_sdk_ivschat::error::SdkError<
+                        E,
+                        aws_sdk_ivschat::config::http::HttpResponse,
+                    >,
+                >,
+            >,
+        E: aws_sdk_ivschat::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        if let Some(outcome) = self.gate(run) {
+            change.outcome = outcome;
+            run.record_change(change);
+            return Ok(());
+        }
+        match run.budget.call(Group::Tag, change.action, f).await {
+            Ok(_) => change.outcome = Outcome::Applied,
+            Err(ApiError::NotFound { .. }) => change.outcome = Outcome::Vanished,
+            Err(ApiError::Rejected { detail, .. }) => {
+                change.outcome = Outcome::Skipped;
+                change.reason = Some(detail);
+            }
+            Err(e) => return Err(e),
+        }
+        run.record_change(change);
+        Ok(())
+    }
+}
