@@ -11,26 +11,8 @@ use runtime_api_emulator::{Outcome, RuntimeApi};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The handler binary, built by this test if needed (`cargo build -p rule-review-handler`).
 fn handler_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("RULE_REVIEW_HANDLER_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let profile = dir.file_name().unwrap().to_string_lossy().to_string();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = std::process::Command::new(cargo);
-    cmd.args(["build", "-q", "-p", "rule-review-handler"]);
-    if profile == "release" {
-        cmd.arg("--release");
-    }
-    let status = cmd.status().unwrap();
-    assert!(status.success(), "building rule-review-handler failed");
-    dir.join(format!(
-        "rule-review-handler{}",
-        std::env::consts::EXE_SUFFIX
-    ))
+    integration_tests::binary("rule-review-handler")
 }
 
 fn spawn(api: &RuntimeApi, envs: &[(&str, &str)]) -> tokio::process::Child {

@@ -22,9 +22,10 @@ fn every_event_file_has_an_expectation() {
                 "events/{name} has no expected verdict in tests/support/lib.rs"
             );
         } else {
+            // Audit events are all invoked by tests/audit_functions.rs.
             assert!(
-                name.ends_with("-scheduled.json"),
-                "unexpected event file {name}"
+                name.starts_with("room-audit-") || name.starts_with("tag-audit-"),
+                "events/{name} belongs to no function"
             );
         }
     }
@@ -67,12 +68,16 @@ async fn review_events_get_their_expected_verdicts() {
 }
 
 #[test]
-fn scheduled_event_is_an_eventbridge_scheduled_event() {
-    let body = read_event("room-audit-scheduled.json");
+fn audit_events_are_eventbridge_events() {
+    for name in ["room-audit-scheduled.json", "tag-audit-scheduled.json"] {
+        let event: aws_lambda_events::eventbridge::EventBridgeEvent =
+            serde_json::from_slice(&read_event(name)).unwrap();
+        assert_eq!(event.detail_type, "Scheduled Event", "{name}");
+        assert_eq!(event.source, "aws.events", "{name}");
+    }
     let event: aws_lambda_events::eventbridge::EventBridgeEvent =
-        serde_json::from_slice(&body).unwrap();
-    assert_eq!(event.detail_type, "Scheduled Event");
-    assert_eq!(event.source, "aws.events");
+        serde_json::from_slice(&read_event("room-audit-dry-run.json")).unwrap();
+    assert_eq!(event.detail["remediation"], "dry-run");
 }
 
 #[tokio::test]

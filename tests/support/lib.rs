@@ -1,6 +1,9 @@
 //! Shared helpers for the workspace's integration tests: the sample events and what each
 //! must produce.
 
+// Test support: failing loudly is the point.
+#![allow(clippy::expect_used)]
+
 use std::path::PathBuf;
 
 /// The repository's `events/` folder.
@@ -100,4 +103,29 @@ pub const REVIEW_EVENTS: &[Expected] = &[
 /// Reads an event file.
 pub fn read_event(file: &str) -> Vec<u8> {
     std::fs::read(events_dir().join(file)).unwrap_or_default()
+}
+
+/// The path of a workspace binary, built first (`cargo build -p <name>`, in the profile
+/// the tests run in) unless `<NAME>_BIN` points at one.
+pub fn binary(name: &str) -> PathBuf {
+    let var = format!("{}_BIN", name.to_uppercase().replace('-', "_"));
+    if let Some(p) = std::env::var_os(var) {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target directory")
+        .to_path_buf();
+    let profile = dir.file_name().map(|f| f.to_string_lossy().to_string());
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.args(["build", "-q", "-p", name]);
+    if profile.as_deref() == Some("release") {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().expect("cargo runs");
+    assert!(status.success(), "building {name} failed");
+    dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }

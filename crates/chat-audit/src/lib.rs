@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod app;
 pub mod checkpoint;
 mod sweep;
 
@@ -827,6 +828,9 @@ impl Summary {
                         {"Name": "Throttles", "Unit": "Count"},
                         {"Name": "SweepDuration", "Unit": "Milliseconds"},
                         {"Name": "FindingsTotal", "Unit": "Count"},
+                        {"Name": "RoomsVanished", "Unit": "Count"},
+                        {"Name": "ChangesApplied", "Unit": "Count"},
+                        {"Name": "ChangesPlanned", "Unit": "Count"},
                     ],
                 }],
             },
@@ -835,6 +839,9 @@ impl Summary {
             "Throttles": self.throttles,
             "SweepDuration": self.duration_ms,
             "FindingsTotal": self.findings_by_rule.values().sum::<u64>(),
+            "RoomsVanished": self.rooms_vanished,
+            "ChangesApplied": self.changes.get("applied").copied().unwrap_or(0),
+            "ChangesPlanned": self.changes.get("planned").copied().unwrap_or(0),
         }));
         out
     }

@@ -327,6 +327,21 @@ impl Auditor {
         &self.policy
     }
 
+    /// The options.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The same auditor (client, policy, scope) with other options, for one invocation.
+    pub fn with_options(&self, options: Options) -> Self {
+        Self {
+            client: self.client.clone(),
+            policy: self.policy.clone(),
+            scope: self.scope,
+            options,
+        }
+    }
+
     /// Runs (or resumes) the sweep until it completes or `deadline` nears. Findings and
     /// changes go to `report` as they are made; the summary is returned. On an error the
     /// checkpoint is saved at the start of the failed page before the error is returned.

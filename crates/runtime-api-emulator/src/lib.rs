@@ -67,6 +67,11 @@ impl Drop for RuntimeApi {
 impl RuntimeApi {
     /// Starts the endpoint. Invocations get a 3 second deadline.
     pub async fn start() -> std::io::Result<Self> {
+        Self::start_with_deadline(Duration::from_secs(3)).await
+    }
+
+    /// Starts the endpoint; each invocation's deadline is `deadline` after it is handed out.
+    pub async fn start_with_deadline(deadline: Duration) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let (queue, rx) = mpsc::unbounded_channel();
@@ -76,7 +81,7 @@ impl RuntimeApi {
             next: tokio::sync::Mutex::new(rx),
             pending: pending.clone(),
             init_error: init_tx,
-            deadline: Duration::from_secs(3),
+            deadline,
         });
         let task = tokio::spawn(async move {
             loop {
