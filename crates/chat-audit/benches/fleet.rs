@@ -13,8 +13,7 @@
 
 use aws_sdk_ivschat::config::{BehaviorVersion, Credentials, Region};
 use chat_audit::{
-    AuditPolicy, Auditor, BudgetConfig, MemoryStore, Options, Scope, Summary,
-    SweepStatus,
+    AuditPolicy, Auditor, BudgetConfig, MemoryStore, Options, Scope, Summary, SweepStatus,
 };
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -61,7 +60,14 @@ impl Drop for Endpoint {
 
 fn start_endpoint(rooms: u64) -> Endpoint {
     let mut child = std::process::Command::new(emulator_binary())
-        .args(["--port", "0", "--rooms", &rooms.to_string(), "--approved-handler", HANDLER])
+        .args([
+            "--port",
+            "0",
+            "--rooms",
+            &rooms.to_string(),
+            "--approved-handler",
+            HANDLER,
+        ])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();

@@ -265,6 +265,18 @@ impl From<AuditError> for lambda_runtime::Diagnostic {
     }
 }
 
+/// The time left before `deadline_ms`. Lambda sends milliseconds since the epoch;
+/// `cargo lambda watch` sends the timeout itself (600000), which as an epoch time would
+/// be in 1970: a value that small is taken as the time left.
+pub fn time_left(deadline_ms: u64, now_ms: u64) -> Duration {
+    const YEAR_2001_MS: u64 = 1_000_000_000_000;
+    if deadline_ms < YEAR_2001_MS {
+        Duration::from_millis(deadline_ms)
+    } else {
+        Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+    }
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -361,9 +373,7 @@ pub async fn main(scope: Scope) -> std::process::ExitCode {
             |event: lambda_runtime::LambdaEvent<EventBridgeEvent<Value>>| {
                 let (auditor, store, namespace) = (&auditor, &store, config.namespace.as_str());
                 async move {
-                    let remaining =
-                        Duration::from_millis(event.context.deadline.saturating_sub(now_ms()));
-                    let deadline = Instant::now() + remaining;
+                    let deadline = Instant::now() + time_left(event.context.deadline, now_ms());
                     let result = invoke(
                         auditor,
                         store,
@@ -435,6 +445,14 @@ mod tests {
                 .find(|(n, _)| *n == k)
                 .map(|(_, v)| v.to_string())
         }
+    }
+
+    #[test]
+    fn deadlines_absolute_and_relative() {
+        let now = 1_795_310_626_676;
+        assert_eq!(time_left(now + 5_000, now), Duration::from_secs(5));
+        assert_eq!(time_left(now - 5_000, now), Duration::ZERO);
+        assert_eq!(time_left(600_000, now), Duration::from_secs(600));
     }
 
     #[test]

@@ -220,6 +220,7 @@ fn handler_json(h: &Option<(String, String)>) -> Value {
 
 /// Per-invocation state.
 struct Run<'a, S, R> {
+    audit: &'static str,
     store: &'a S,
     report: &'a mut R,
     budget: Budget,
@@ -254,7 +255,7 @@ impl<S: CheckpointStore, R: Report> Run<'_, S, R> {
         self.checkpoint.summary = self.summary.clone();
         self.version = self
             .store
-            .save(self.summary.audit.as_str(), &self.checkpoint, self.version)
+            .save(self.audit, &self.checkpoint, self.version)
             .await?;
         Ok(())
     }
@@ -375,6 +376,7 @@ impl Auditor {
                 ..Summary::default()
             }
         };
+        summary.audit = audit.into();
         summary.invocations += 1;
         summary.status = SweepStatus::InProgress;
         cp.in_progress = true;
@@ -383,8 +385,15 @@ impl Auditor {
             .unwrap_or(Duration::from_secs(900));
         cp.lease_until_ms = now_ms() + lease_ms.as_millis() as u64 + 1_000;
         cp.lease_owner = self.options.owner.clone();
-        let stop_at = deadline.map(|d| d.checked_sub(self.options.reserve).unwrap_or(started));
+        // Keep the reserve, but never more than a quarter of the time there is (a short
+        // local timeout must still get work done).
+        let remaining = deadline.map(|d| d.saturating_duration_since(started));
+        let stop_at = deadline.zip(remaining).map(|(d, left)| {
+            d.checked_sub(self.options.reserve.min(left / 4))
+                .unwrap_or(started)
+        });
         let mut run = Run {
+            audit,
             store,
             report,
             budget: Budget::new(self.options.budget, stop_at),
@@ -413,6 +422,7 @@ impl Auditor {
             audit,
             resume,
             rooms_so_far = run.summary.rooms_scanned,
+            remaining_ms = remaining.map(|r| r.as_millis() as u64),
             "sweep"
         );
         let result = self.pages(&mut run).await;
@@ -499,9 +509,10 @@ impl Auditor {
                         invocations: 1,
                         ..Summary::default()
                     };
+                    // Calls already made in this invocation count towards the new sweep.
                     run.base = Summary {
                         audit: run.summary.audit.clone(),
-                        ..run.base.clone()
+                        ..Summary::default()
                     };
                     continue;
                 }

@@ -337,6 +337,27 @@ async fn a_sweep_near_its_deadline_stops_and_the_next_invocation_resumes() {
 }
 
 #[tokio::test]
+async fn an_expired_page_token_starts_the_sweep_over() {
+    let emu = fleet(70).await;
+    let store = MemoryStore::new();
+    let stale = Checkpoint {
+        in_progress: true,
+        next_token: Some("token-from-last-week".into()),
+        ..Checkpoint::default()
+    };
+    store.save("room-audit", &stale, 0).await.unwrap();
+    let auditor = Auditor::new(client(&emu), policy(), Scope::Rooms, fast()).unwrap();
+    let s = auditor
+        .run(&store, &mut Collect::default(), None)
+        .await
+        .unwrap();
+    assert_eq!(s.status, SweepStatus::Complete);
+    assert_eq!(s.rooms_scanned, 70);
+    assert_eq!(s.invocations, 1);
+    assert_eq!(s.api_calls_by_operation["ListRooms"], 3);
+}
+
+#[tokio::test]
 async fn an_overlapping_invocation_does_nothing() {
     let emu = fleet(10).await;
     let store = MemoryStore::new();
