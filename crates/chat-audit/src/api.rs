@@ -168,9 +168,12 @@ pub struct Budget {
     pub retries: u64,
 }
 
+/// The lowest rate a budget paces at (one call every 100 s); lower rates are raised to it.
+pub const MIN_TPS: f64 = 0.01;
+
 fn interval(tps: f64) -> Duration {
     if tps.is_finite() && tps > 0.0 {
-        Duration::from_secs_f64(1.0 / tps)
+        Duration::try_from_secs_f64(1.0 / tps.max(MIN_TPS)).unwrap_or(Duration::from_secs(100))
     } else {
         Duration::ZERO
     }
@@ -180,6 +183,9 @@ impl Budget {
     /// A budget; `stop_at` is when calls stop being started (the deadline minus a reserve).
     pub fn new(config: BudgetConfig, stop_at: Option<std::time::Instant>) -> Self {
         let stop_at = stop_at.map(Instant::from_std);
+        let mut config = config;
+        config.max_backoff = config.max_backoff.min(Duration::from_secs(300));
+        config.base_backoff = config.base_backoff.min(config.max_backoff);
         let now = Instant::now();
         let pacer = |tps| Pacer {
             base: interval(tps),
@@ -242,7 +248,7 @@ impl Budget {
         let at = p.next.max(now);
         self.wait_until(at, operation).await?;
         if let Some(p) = self.pacers.get_mut(&group) {
-            p.next = at + p.interval;
+            p.next = at.checked_add(p.interval).unwrap_or(at);
         }
         Ok(())
     }
@@ -251,7 +257,11 @@ impl Budget {
         if let Some(p) = self.pacers.get_mut(&group) {
             if throttled {
                 let floor = p.base.max(Duration::from_millis(50));
-                p.interval = (p.interval * 2).max(floor).min(p.base.max(floor) * 16);
+                p.interval = p
+                    .interval
+                    .saturating_mul(2)
+                    .max(floor)
+                    .min(p.base.max(floor).saturating_mul(16));
             } else if p.interval > p.base {
                 p.interval = p.interval.mul_f64(0.9).max(p.base);
             }
@@ -339,7 +349,9 @@ impl Budget {
                         wait_ms = wait.as_millis() as u64,
                         "retrying"
                     );
-                    self.wait_until(Instant::now() + wait, operation).await?;
+                    let now = Instant::now();
+                    self.wait_until(now.checked_add(wait).unwrap_or(now), operation)
+                        .await?;
                 }
             }
         }

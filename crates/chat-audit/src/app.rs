@@ -78,9 +78,10 @@ fn config_error(msg: impl Into<String>) -> AuditError {
 
 fn tps(name: &str, v: &str) -> Result<f64, AuditError> {
     match v.parse::<f64>() {
-        Ok(t) if t.is_finite() && t > 0.0 && t <= 100.0 => Ok(t),
+        Ok(t) if t.is_finite() && (crate::api::MIN_TPS..=100.0).contains(&t) => Ok(t),
         _ => Err(config_error(format!(
-            "{name} = {v:?}: give requests per second, above 0 and at most 100"
+            "{name} = {v:?}: give requests per second, from {} to 100",
+            crate::api::MIN_TPS
         ))),
     }
 }
@@ -268,13 +269,16 @@ impl From<AuditError> for lambda_runtime::Diagnostic {
 /// The time left before `deadline_ms`. Lambda sends milliseconds since the epoch;
 /// `cargo lambda watch` sends the timeout itself (600000), which as an epoch time would
 /// be in 1970: a value that small is taken as the time left.
+///
+/// Capped at a day, so no deadline value can overflow the clock.
 pub fn time_left(deadline_ms: u64, now_ms: u64) -> Duration {
     const YEAR_2001_MS: u64 = 1_000_000_000_000;
-    if deadline_ms < YEAR_2001_MS {
-        Duration::from_millis(deadline_ms)
+    let left = if deadline_ms < YEAR_2001_MS {
+        deadline_ms
     } else {
-        Duration::from_millis(deadline_ms.saturating_sub(now_ms))
-    }
+        deadline_ms.saturating_sub(now_ms)
+    };
+    Duration::from_millis(left.min(86_400_000))
 }
 
 fn now_ms() -> u64 {
@@ -410,7 +414,7 @@ pub async fn main(scope: Scope) -> std::process::ExitCode {
     };
     let deadline = config
         .max_seconds
-        .map(|s| Instant::now() + Duration::from_secs(s));
+        .map(|s| Instant::now() + Duration::from_secs(s.min(7 * 86_400)));
     let owner = format!("cli-{}", std::process::id());
     match invoke(
         &auditor,
@@ -453,6 +457,7 @@ mod tests {
         assert_eq!(time_left(now + 5_000, now), Duration::from_secs(5));
         assert_eq!(time_left(now - 5_000, now), Duration::ZERO);
         assert_eq!(time_left(600_000, now), Duration::from_secs(600));
+        assert_eq!(time_left(u64::MAX, now), Duration::from_secs(86_400));
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub struct Checkpoint {
     pub lease_until_ms: u64,
     /// Who holds it (the Lambda request id or `cli-<pid>`).
     pub lease_owner: String,
+    /// The policy's message limit bounds when the watermark was set: if they change,
+    /// every room's limits are read again.
+    pub limits: String,
 }
 
 /// Why the store failed.

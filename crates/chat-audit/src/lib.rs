@@ -323,6 +323,11 @@ impl AuditPolicy {
             line: None,
             message,
         };
+        if raw.tags.headroom.is_some_and(|h| h >= MAX_TAGS) {
+            return Err(fail(format!(
+                "tags.headroom must be below the {MAX_TAGS}-tag limit"
+            )));
+        }
         for rule in &raw.remediation.rules {
             if !REMEDIABLE_RULES.iter().any(|(r, _)| r == rule) {
                 return Err(fail(format!(
@@ -425,9 +430,22 @@ impl AuditPolicy {
         self
     }
 
+    /// The message limit bounds, as text: a checkpoint keeps it to notice a change.
+    pub fn limits_fingerprint(&self) -> String {
+        format!(
+            "{:?} {:?}",
+            self.rooms.message_length, self.rooms.message_rate
+        )
+    }
+
     /// True when the checks need `GetRoom` (message limits are not in ListRooms).
     pub fn needs_get_room(&self) -> bool {
         self.rooms.message_length.is_some() || self.rooms.message_rate.is_some()
+    }
+
+    /// True when every room must have a review handler.
+    pub fn requires_handler(&self) -> bool {
+        self.rooms.require_handler
     }
 
     /// The approved handler ARNs (the first is the one remediation attaches).
@@ -687,14 +705,14 @@ impl AuditPolicy {
             }
         }
         let headroom = t.headroom.unwrap_or(0);
-        if headroom > 0 && room.tags.len() + headroom > MAX_TAGS {
+        if headroom > 0 && room.tags.len().saturating_add(headroom) > MAX_TAGS {
             add(
                 "tag.headroom",
                 Severity::Low,
                 format!("{} tags", room.tags.len()),
                 format!(
                     "at most {} (headroom {headroom} below {MAX_TAGS})",
-                    MAX_TAGS - headroom
+                    MAX_TAGS.saturating_sub(headroom)
                 ),
             );
         }
@@ -988,6 +1006,16 @@ mod tests {
         let e =
             AuditPolicy::parse("version = 1\n[rooms]\nfallback_result = \"MAYBE\"\n").unwrap_err();
         assert!(e.to_string().contains("ALLOW"), "{e}");
+        let e = AuditPolicy::parse("version = 1\n[rooms]\n[tags]\nheadroom = 50\n").unwrap_err();
+        assert!(e.to_string().contains("headroom"), "{e}");
+        let e =
+            AuditPolicy::parse("version = 1\n[rooms]\n[tags]\n[tags.defaults]\nowner = \"x\"\n")
+                .unwrap_err();
+        assert!(e.to_string().contains("tags.required"), "{e}");
+        let e =
+            AuditPolicy::parse("version = 1\n[rooms]\n[remediation]\nrules = [\"room.stale\"]\n")
+                .unwrap_err();
+        assert!(e.to_string().contains("cannot be remediated"), "{e}");
         let e = AuditPolicy::parse("version = 1\n[rooms]\nname_pattern = \"(\"\n").unwrap_err();
         assert!(e.to_string().contains("name_pattern"), "{e}");
         AuditPolicy::parse(DEFAULT_AUDIT_POLICY_TOML).unwrap();

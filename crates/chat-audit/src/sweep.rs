@@ -45,7 +45,9 @@ pub struct Options {
     pub mode: Mode,
     /// ListRooms page size (1..=50).
     pub page_size: i32,
-    /// Time kept free before the deadline: no call starts later than `deadline - reserve`.
+    /// Time kept free before the deadline for the call in flight and the last checkpoint
+    /// save: no call starts later than `deadline - min(reserve, a quarter of the time the
+    /// invocation had)`. Keep it above the SDK's attempt timeout.
     pub reserve: Duration,
     /// Who holds the sweep while this invocation runs (request id, `cli-<pid>`).
     pub owner: String,
@@ -59,7 +61,7 @@ impl Default for Options {
             budget: BudgetConfig::default(),
             mode: Mode::Off,
             page_size: 50,
-            reserve: Duration::from_secs(10),
+            reserve: Duration::from_secs(30),
             owner: format!("pid-{}", std::process::id()),
             restart: false,
         }
@@ -221,6 +223,8 @@ fn handler_json(h: &Option<(String, String)>) -> Value {
 /// Per-invocation state.
 struct Run<'a, S, R> {
     audit: &'static str,
+    /// How long a lease lasts from each save.
+    lease: Duration,
     store: &'a S,
     report: &'a mut R,
     budget: Budget,
@@ -252,6 +256,10 @@ impl<S: CheckpointStore, R: Report> Run<'_, S, R> {
 
     async fn save(&mut self) -> Result<(), StoreError> {
         self.sync();
+        if self.checkpoint.lease_until_ms != 0 {
+            // Renew the lease with every page: a long run without a deadline keeps it.
+            self.checkpoint.lease_until_ms = now_ms() + self.lease.as_millis() as u64;
+        }
         self.checkpoint.summary = self.summary.clone();
         self.version = self
             .store
@@ -394,6 +402,7 @@ impl Auditor {
         });
         let mut run = Run {
             audit,
+            lease: lease_ms + Duration::from_secs(1),
             store,
             report,
             budget: Budget::new(self.options.budget, stop_at),
@@ -401,7 +410,11 @@ impl Auditor {
             summary,
             started,
             version,
-            watermark: cp.last_complete_started,
+            // Rooms unchanged since the last complete sweep keep their limits, unless the
+            // bounds the limits are checked against have changed since.
+            watermark: cp
+                .last_complete_started
+                .filter(|_| cp.limits == self.policy.limits_fingerprint()),
             checkpoint: cp,
             logging: HashMap::new(),
             now,
@@ -426,21 +439,22 @@ impl Auditor {
             "sweep"
         );
         let result = self.pages(&mut run).await;
-        let page_start = match result {
-            Ok(()) => None,
-            Err((e, page_start)) => Some((e, page_start)),
-        };
-        match page_start {
-            None => {}
-            Some((ApiError::Deadline { .. }, page_start)) => {
+        if let Err((e, page_start)) = result {
+            // The failed page is redone next time: its rooms and findings go back to the
+            // page start, but changes already made stay counted (the cap holds, and the
+            // redo finds those rooms compliant).
+            let changes = std::mem::take(&mut run.summary.changes);
+            run.summary = page_start;
+            run.summary.changes = changes;
+            run.checkpoint.lease_until_ms = 0;
+            if matches!(e, AuditError::Api(ApiError::Deadline { .. })) {
                 tracing::info!("stopping near the deadline; the next invocation resumes");
-                run.summary = page_start;
-            }
-            Some((e, page_start)) => {
-                run.summary = page_start;
-                run.checkpoint.lease_until_ms = 0;
-                run.save().await?;
-                return Err(e.into());
+            } else {
+                tracing::error!(error = %e, "sweep stopped; the checkpoint points at the failed page");
+                if let Err(save) = run.save().await {
+                    tracing::error!(error = %save, "could not save the checkpoint either");
+                }
+                return Err(e);
             }
         }
         run.checkpoint.lease_until_ms = 0;
@@ -448,6 +462,7 @@ impl Auditor {
             run.checkpoint.in_progress = false;
             run.checkpoint.next_token = None;
             run.checkpoint.last_complete_started = Some(run.summary.sweep_started);
+            run.checkpoint.limits = self.policy.limits_fingerprint();
         }
         run.save().await?;
         Ok(run.summary)
@@ -458,16 +473,16 @@ impl Auditor {
     async fn pages<S: CheckpointStore, R: Report>(
         &self,
         run: &mut Run<'_, S, R>,
-    ) -> Result<(), (ApiError, Summary)> {
+    ) -> Result<(), (AuditError, Summary)> {
         if self.scope.rooms() {
             let snapshot = run.summary.clone();
             run.logging = self
                 .logging_states(&mut run.budget)
                 .await
-                .map_err(|e| (e, snapshot))?;
+                .map_err(|e| (e.into(), snapshot))?;
         }
         let mut slowest_page = Duration::ZERO;
-        let mut restarted = false;
+        let mut first_page = true;
         loop {
             if let Some(left) = run.budget.remaining()
                 && left < slowest_page + slowest_page / 2
@@ -475,7 +490,8 @@ impl Auditor {
                 return Err((
                     ApiError::Deadline {
                         operation: "ListRooms",
-                    },
+                    }
+                    .into(),
                     run.summary.clone(),
                 ));
             }
@@ -494,14 +510,15 @@ impl Auditor {
                 .await;
             let page = match page {
                 Ok(p) => p,
-                // A token from an earlier invocation may have expired: start over once.
+                // A token saved by an earlier invocation may have expired: start over. Only
+                // the first page of an invocation uses a saved token.
                 Err(ApiError::Rejected { code, .. })
                     if token.is_some()
-                        && !restarted
+                        && first_page
                         && code.as_deref() == Some("ValidationException") =>
                 {
                     tracing::warn!("the saved page token was rejected; starting the sweep over");
-                    restarted = true;
+                    first_page = false;
                     run.checkpoint.next_token = None;
                     run.summary = Summary {
                         audit: run.summary.audit.clone(),
@@ -516,11 +533,12 @@ impl Auditor {
                     };
                     continue;
                 }
-                Err(e) => return Err((e, snapshot)),
+                Err(e) => return Err((e.into(), snapshot)),
             };
+            first_page = false;
             for room in page.rooms() {
                 if let Err(e) = self.room(run, room).await {
-                    return Err((e, snapshot));
+                    return Err((e.into(), snapshot));
                 }
             }
             run.checkpoint.next_token = page.next_token().map(str::to_string);
@@ -530,15 +548,9 @@ impl Auditor {
                 return Ok(());
             }
             if let Err(e) = run.save().await {
-                tracing::error!(error = %e, "could not save the checkpoint");
-                return Err((
-                    ApiError::Rejected {
-                        operation: "checkpoint",
-                        code: None,
-                        detail: e.to_string(),
-                    },
-                    snapshot,
-                ));
+                // Point back at this page: it is redone, not skipped.
+                run.checkpoint.next_token = token;
+                return Err((e.into(), snapshot));
             }
             slowest_page = slowest_page.max(page_started.elapsed());
         }
@@ -648,11 +660,13 @@ impl Auditor {
         current: &Option<(String, String)>,
     ) -> Option<((String, String), Vec<&'static str>)> {
         let p = &self.policy;
-        let approved = p.approved_handlers().first()?;
+        let approved = p.approved_handlers().first();
         let mut rules = Vec::new();
         let target = match current {
             None => {
-                if !p.remediates("room.handler-missing") {
+                // Only a room the policy finds wanting gets a handler.
+                let approved = approved?;
+                if !p.remediates("room.handler-missing") || !p.requires_handler() {
                     return None;
                 }
                 rules.push("room.handler-missing");
@@ -664,7 +678,10 @@ impl Auditor {
             }
             Some((uri, fb)) => {
                 let mut t = (uri.clone(), fb.clone());
-                if p.remediates("room.handler-unapproved") && !p.approved_handlers().contains(uri) {
+                if let Some(approved) = approved
+                    && p.remediates("room.handler-unapproved")
+                    && !p.approved_handlers().contains(uri)
+                {
                     t.0 = approved.clone();
                     rules.push("room.handler-unapproved");
                 }
@@ -946,5 +963,87 @@ impl Auditor {
         }
         run.record_change(change);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: &str = "arn:aws:lambda:us-west-2:123456789012:function:review";
+
+    fn auditor(policy: &str) -> Auditor {
+        let conf = aws_sdk_ivschat::Config::builder()
+            .behavior_version(aws_sdk_ivschat::config::BehaviorVersion::latest())
+            .region(aws_sdk_ivschat::config::Region::new("us-west-2"))
+            .build();
+        let policy = AuditPolicy::parse(policy).unwrap();
+        Auditor::new(
+            aws_sdk_ivschat::Client::from_conf(conf),
+            policy,
+            Scope::All,
+            Options::default(),
+        )
+        .unwrap()
+    }
+
+    fn h(uri: &str, fb: &str) -> Option<(String, String)> {
+        Some((uri.to_string(), fb.to_string()))
+    }
+
+    /// Each row: remediated rules and `require_handler`, the room's handler, and the
+    /// handler remediation sets (`None`: leave the room alone).
+    #[test]
+    fn handler_targets_as_a_table() {
+        type Row = (
+            &'static str,
+            bool,
+            Option<(String, String)>,
+            Option<(String, String)>,
+        );
+        let all = r#""room.handler-missing", "room.handler-unapproved", "room.fallback""#;
+        let rows: Vec<Row> = vec![
+            (all, true, None, h(H, "DENY")),
+            (all, false, None, None),
+            (r#""room.fallback""#, true, None, None),
+            (all, true, h("arn:other", "ALLOW"), h(H, "DENY")),
+            (
+                r#""room.fallback""#,
+                true,
+                h("arn:other", "ALLOW"),
+                h("arn:other", "DENY"),
+            ),
+            (
+                r#""room.handler-unapproved""#,
+                true,
+                h("arn:other", "ALLOW"),
+                h(H, "ALLOW"),
+            ),
+            (all, true, h(H, "DENY"), None),
+        ];
+        for (i, (rules, require, current, want)) in rows.into_iter().enumerate() {
+            let a = auditor(&format!(
+                "version = 1\n[rooms]\nrequire_handler = {require}\napproved_handlers = [\"{H}\"]\nfallback_result = \"DENY\"\n[remediation]\nrules = [{rules}]\n"
+            ));
+            assert_eq!(a.handler_target(&current).map(|t| t.0), want, "row {i}");
+        }
+    }
+
+    #[test]
+    fn tag_targets_touch_only_named_keys() {
+        let a = auditor(
+            "version = 1\n[rooms]\nrequire_handler = false\n[tags]\nrequired = [\"owner\", \"team\"]\nforbidden = [\"temp\"]\n[tags.defaults]\nowner = \"unassigned\"\n[remediation]\nrules = [\"tag.required-missing\", \"tag.forbidden-key\"]\n",
+        );
+        let tags: BTreeMap<String, String> = [("temp", "1"), ("Temp", "2"), ("other", "x")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (add, remove) = a.tag_target(&tags);
+        // `team` has no default; `Temp` and `other` are not named by the policy.
+        assert_eq!(
+            add,
+            BTreeMap::from([("owner".to_string(), "unassigned".to_string())])
+        );
+        assert_eq!(remove, ["temp"]);
     }
 }

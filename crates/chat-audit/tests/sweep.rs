@@ -162,6 +162,20 @@ async fn get_room_only_for_limits_and_only_for_rooms_changed_since_the_last_swee
         .unwrap();
     assert_eq!(emu.stats().calls["GetRoom"], 122);
     assert_eq!(s.findings_by_rule["room.message-rate"], 1);
+    // New bounds: every room's limits are read again.
+    let stricter = AuditPolicy::parse(&format!(
+        "{}\n[rooms.message_rate]\nmin = 1\nmax = 5\n",
+        chat_audit::DEFAULT_AUDIT_POLICY_TOML
+    ))
+    .unwrap()
+    .approve_handlers([HANDLER.to_string()]);
+    let auditor = Auditor::new(client(&emu), stricter, Scope::Rooms, fast()).unwrap();
+    let s = auditor
+        .run(&store, &mut Collect::default(), None)
+        .await
+        .unwrap();
+    assert_eq!(emu.stats().calls["GetRoom"], 122 + 121);
+    assert_eq!(s.findings_by_rule["room.message-rate"], 121);
 }
 
 #[tokio::test]
