@@ -1,16 +1,22 @@
 //! # chat-audit
 //!
-//! Audits Amazon IVS Chat rooms and their tags against an audit policy. This crate holds
-//! the policy, the checks and the reporting; the ops functions feed it rooms from the
-//! IVS Chat API (`aws-sdk-ivschat`, which lives here and in the ops functions only,
-//! never on the review path).
+//! Audits the Amazon IVS Chat rooms of an account and Region, and their tags, against an
+//! audit policy, within the API quotas; the library behind the `room-audit` and
+//! `tag-audit` functions. `aws-sdk-ivschat` lives here and in those functions only,
+//! never on the review path.
 //!
-//! - [`AuditPolicy`]: TOML or JSON, versioned, embedded default ([`AuditPolicy::default_policy`]).
-//! - [`RoomView`]: what the checks look at, built from a `RoomSummary` (ListRooms gives
-//!   handler, tags, logging ids and times) and, where limits are checked, `GetRoom`.
-//! - [`AuditPolicy::check_room`]: every [`Finding`] for one room.
-//! - [`Summary`]: counts by rule and severity, rooms scanned, API calls, throttles, and
-//!   CloudWatch metrics as Embedded Metric Format records ([`Summary::emf_records`]).
+//! - [`AuditPolicy`]: TOML or JSON, versioned, embedded default ([`AuditPolicy::default_policy`]),
+//!   with opt-in remediation rules.
+//! - [`RoomView`] and [`AuditPolicy::check`]: the checks on one room, as [`Finding`]s.
+//! - [`Auditor`]: the sweep. ListRooms pages of 50, calls paced per quota group and
+//!   retried ([`api`]), a [`Checkpoint`] saved after every page so a sweep that nears
+//!   the Lambda deadline resumes in the next invocation ([`checkpoint`]), remediation
+//!   ([`Mode`]) that re-reads before it writes and is capped per sweep.
+//! - [`Summary`]: counts by rule and severity, rooms scanned, API calls, throttles, changes,
+//!   and CloudWatch metrics as Embedded Metric Format records ([`Summary::emf_records`]).
+//! - [`app`]: configuration from the environment, the Lambda handler and the command line.
+//!
+//! Checking one room needs no AWS at all:
 //!
 //! ```
 //! use chat_audit::{AuditPolicy, RoomView};
@@ -18,6 +24,22 @@
 //! let room = RoomView::new("arn:aws:ivschat:us-west-2:123456789012:room/abc");
 //! let findings = policy.check_room(&room, &Default::default(), 0);
 //! assert!(findings.iter().any(|f| f.rule == "room.handler-missing"));
+//! ```
+//!
+//! A sweep of the whole fleet (see [`Auditor`] for the options):
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), chat_audit::AuditError> {
+//! use chat_audit::{AuditPolicy, Auditor, FileStore, JsonLines, Options, Scope};
+//! let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+//! let client = aws_sdk_ivschat::Client::new(&config);
+//! let policy = AuditPolicy::default_policy()
+//!     .approve_handlers(["arn:aws:lambda:us-west-2:123456789012:function:review".to_string()]);
+//! let auditor = Auditor::new(client, policy, Scope::Rooms, Options::default())?;
+//! let store = FileStore::new(".audit-checkpoints");
+//! let summary = auditor.run(&store, &mut JsonLines(std::io::stdout()), None).await?;
+//! eprintln!("{} rooms, {} API calls", summary.rooms_scanned, summary.api_calls);
+//! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
 
