@@ -241,17 +241,7 @@ impl RoomView {
         Self {
             arn: s.arn().unwrap_or_default().to_string(),
             name: s.name().unwrap_or_default().to_string(),
-            handler: s.message_review_handler().and_then(|h| {
-                let uri = h.uri().unwrap_or_default();
-                (!uri.is_empty()).then(|| {
-                    (
-                        uri.to_string(),
-                        h.fallback_result()
-                            .map_or("ALLOW", |f| f.as_str())
-                            .to_string(),
-                    )
-                })
-            }),
+            handler: handler_of(s.message_review_handler()),
             logging: s.logging_configuration_identifiers().to_vec(),
             tags: s
                 .tags()
@@ -272,6 +262,22 @@ impl RoomView {
         self.max_rate = room.maximum_message_rate_per_second().map(i64::from);
         self
     }
+}
+
+/// A room's handler as (uri, fallbackResult); a missing fallback is IVS's default, ALLOW.
+pub(crate) fn handler_of(
+    h: Option<&aws_sdk_ivschat::types::MessageReviewHandler>,
+) -> Option<(String, String)> {
+    let h = h?;
+    let uri = h.uri().unwrap_or_default();
+    (!uri.is_empty()).then(|| {
+        (
+            uri.to_string(),
+            h.fallback_result()
+                .map_or("ALLOW", |f| f.as_str())
+                .to_string(),
+        )
+    })
 }
 
 fn logging_id(s: &str) -> &str {

@@ -595,23 +595,12 @@ impl Auditor {
         }
         // Tags are in the summary; read them only if the service left them out.
         if self.scope.tags() && summary.tags().is_none() {
-            let arn = view.arn.clone();
-            match run
-                .budget
-                .call(Group::Tag, "ListTagsForResource", || {
-                    self.client
-                        .list_tags_for_resource()
-                        .resource_arn(arn.clone())
-                        .send()
-                })
-                .await
-            {
-                Ok(out) => view.tags = out.tags().clone().into_iter().collect(),
-                Err(ApiError::NotFound { .. }) => {
+            match self.read_tags(&mut run.budget, &view.arn).await? {
+                Some(tags) => view.tags = tags,
+                None => {
                     run.summary.rooms_vanished += 1;
                     return Ok(());
                 }
-                Err(e) => return Err(e),
             }
         }
         // Limits need GetRoom: only for rooms changed since the last complete sweep.
@@ -620,20 +609,12 @@ impl Auditor {
             _ => true,
         };
         if self.scope.rooms() && self.policy.needs_get_room() && changed {
-            let arn = view.arn.clone();
-            match run
-                .budget
-                .call(Group::Room, "GetRoom", || {
-                    self.client.get_room().identifier(arn.clone()).send()
-                })
-                .await
-            {
-                Ok(out) => view = view.with_limits(&out),
-                Err(ApiError::NotFound { .. }) => {
+            match self.read_room(&mut run.budget, &view.arn).await? {
+                Some(out) => view = view.with_limits(&out),
+                None => {
                     run.summary.rooms_vanished += 1;
                     return Ok(());
                 }
-                Err(e) => return Err(e),
             }
         }
         let findings = self.policy.check(&view, self.scope, &run.logging, run.now);
@@ -651,6 +632,45 @@ impl Auditor {
             }
         }
         Ok(())
+    }
+
+    /// GetRoom; `None` when the room is gone.
+    async fn read_room(
+        &self,
+        budget: &mut Budget,
+        arn: &str,
+    ) -> Result<Option<aws_sdk_ivschat::operation::get_room::GetRoomOutput>, ApiError> {
+        let result = budget
+            .call(Group::Room, "GetRoom", || {
+                self.client.get_room().identifier(arn).send()
+            })
+            .await;
+        match result {
+            Ok(out) => Ok(Some(out)),
+            Err(ApiError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// ListTagsForResource; `None` when the room is gone.
+    async fn read_tags(
+        &self,
+        budget: &mut Budget,
+        arn: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, ApiError> {
+        let result = budget
+            .call(Group::Tag, "ListTagsForResource", || {
+                self.client
+                    .list_tags_for_resource()
+                    .resource_arn(arn)
+                    .send()
+            })
+            .await;
+        match result {
+            Ok(out) => Ok(Some(out.tags().clone().into_iter().collect())),
+            Err(ApiError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The handler this room should have under the enabled remediations, and the rules
@@ -764,31 +784,12 @@ impl Auditor {
         }
         // Read before write: the listing may be minutes old.
         let arn = view.arn.clone();
-        let fresh = match run
-            .budget
-            .call(Group::Room, "GetRoom", || {
-                self.client.get_room().identifier(arn.clone()).send()
-            })
-            .await
-        {
-            Ok(out) => out.message_review_handler().and_then(|h| {
-                let uri = h.uri().unwrap_or_default();
-                (!uri.is_empty()).then(|| {
-                    (
-                        uri.to_string(),
-                        h.fallback_result()
-                            .map_or("ALLOW", |f| f.as_str())
-                            .to_string(),
-                    )
-                })
-            }),
-            Err(ApiError::NotFound { .. }) => {
-                change.outcome = Outcome::Vanished;
-                run.record_change(change);
-                return Ok(());
-            }
-            Err(e) => return Err(e),
+        let Some(room) = self.read_room(&mut run.budget, &arn).await? else {
+            change.outcome = Outcome::Vanished;
+            run.record_change(change);
+            return Ok(());
         };
+        let fresh = crate::handler_of(room.message_review_handler());
         change.before = handler_json(&fresh);
         let Some(((uri, fb), rules)) = self.handler_target(&fresh) else {
             change.outcome = Outcome::AlreadyCompliant;
@@ -802,27 +803,14 @@ impl Auditor {
             .uri(uri)
             .fallback_result(FallbackResult::from(fb.as_str()))
             .build();
-        let result = run
-            .budget
-            .call(Group::Room, "UpdateRoom", || {
-                self.client
-                    .update_room()
-                    .identifier(arn.clone())
-                    .message_review_handler(handler.clone())
-                    .send()
-            })
-            .await;
-        match result {
-            Ok(_) => change.outcome = Outcome::Applied,
-            Err(ApiError::NotFound { .. }) => change.outcome = Outcome::Vanished,
-            Err(ApiError::Rejected { detail, .. }) => {
-                change.outcome = Outcome::Skipped;
-                change.reason = Some(detail);
-            }
-            Err(e) => return Err(e),
-        }
-        run.record_change(change);
-        Ok(())
+        self.make(run, change, Group::Room, || {
+            self.client
+                .update_room()
+                .identifier(arn.clone())
+                .message_review_handler(handler.clone())
+                .send()
+        })
+        .await
     }
 
     async fn fix_tags<S: CheckpointStore, R: Report>(
@@ -835,21 +823,7 @@ impl Auditor {
             return Ok(());
         }
         let fresh = if self.gate(run).is_none() {
-            let arn = view.arn.clone();
-            match run
-                .budget
-                .call(Group::Tag, "ListTagsForResource", || {
-                    self.client
-                        .list_tags_for_resource()
-                        .resource_arn(arn.clone())
-                        .send()
-                })
-                .await
-            {
-                Ok(out) => Some(out.tags().clone().into_iter().collect::<BTreeMap<_, _>>()),
-                Err(ApiError::NotFound { .. }) => None,
-                Err(e) => return Err(e),
-            }
+            self.read_tags(&mut run.budget, &view.arn).await?
         } else {
             Some(view.tags.clone())
         };
@@ -883,7 +857,7 @@ impl Auditor {
                 reason: None,
             };
             let arn = view.arn.clone();
-            self.make(run, change, || {
+            self.make(run, change, Group::Tag, || {
                 self.client
                     .untag_resource()
                     .resource_arn(arn.clone())
@@ -913,7 +887,7 @@ impl Auditor {
                 return Ok(());
             }
             let arn = view.arn.clone();
-            self.make(run, change, || {
+            self.make(run, change, Group::Tag, || {
                 self.client
                     .tag_resource()
                     .resource_arn(arn.clone())
@@ -925,11 +899,12 @@ impl Auditor {
         Ok(())
     }
 
-    /// Makes (or plans, or caps) one tag change.
+    /// Makes (or plans, or caps) one change and records its outcome.
     async fn make<S, R, T, E, F, Fut>(
         &self,
         run: &mut Run<'_, S, R>,
         mut change: Change,
+        group: Group,
         f: F,
     ) -> Result<(), ApiError>
     where
@@ -952,7 +927,7 @@ impl Auditor {
             run.record_change(change);
             return Ok(());
         }
-        match run.budget.call(Group::Tag, change.action, f).await {
+        match run.budget.call(group, change.action, f).await {
             Ok(_) => change.outcome = Outcome::Applied,
             Err(ApiError::NotFound { .. }) => change.outcome = Outcome::Vanished,
             Err(ApiError::Rejected { detail, .. }) => {
