@@ -17,11 +17,11 @@
 use crate::checkpoint::{
     Checkpoint, CheckpointStore, DynamoDbStore, FileStore, NoStore, StoreError,
 };
-use crate::sweep::{AuditError, Auditor, JsonLines, Mode, Options};
+use crate::sweep::{AuditError, Auditor, JsonLines, Mode, Options, now_ms};
 use crate::{AuditPolicy, Scope, Summary, SweepStatus};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::Value;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// The checkpoint store a function uses.
 #[derive(Debug, Clone)]
@@ -279,12 +279,6 @@ pub fn time_left(deadline_ms: u64, now_ms: u64) -> Duration {
         deadline_ms.saturating_sub(now_ms)
     };
     Duration::from_millis(left.min(86_400_000))
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// What an invocation may ask for in the event's `detail` (a schedule sends `{}`).

@@ -816,7 +816,7 @@ pub struct Summary {
     /// Findings by rule id.
     pub findings_by_rule: BTreeMap<String, u64>,
     /// Findings by severity.
-    pub findings_by_severity: BTreeMap<String, u64>,
+    pub findings_by_severity: BTreeMap<Severity, u64>,
     /// API calls made, by operation.
     pub api_calls_by_operation: BTreeMap<String, u64>,
     /// API calls made.
@@ -826,7 +826,7 @@ pub struct Summary {
     /// Retried calls (throttling, 5xx, timeouts, malformed responses).
     pub retries: u64,
     /// Changes by outcome (`planned`, `applied`, `already-compliant`, `capped`, `skipped`).
-    pub changes: BTreeMap<String, u64>,
+    pub changes: BTreeMap<Outcome, u64>,
     /// Wall time in milliseconds, over all invocations of the sweep.
     pub duration_ms: u64,
 }
@@ -836,11 +836,7 @@ impl Summary {
     pub fn record(&mut self, findings: &[Finding]) {
         for f in findings {
             *self.findings_by_rule.entry(f.rule.to_string()).or_default() += 1;
-            let sev = serde_json::to_value(f.severity)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            *self.findings_by_severity.entry(sev).or_default() += 1;
+            *self.findings_by_severity.entry(f.severity).or_default() += 1;
         }
     }
 
@@ -886,8 +882,8 @@ impl Summary {
             "SweepDuration": self.duration_ms,
             "FindingsTotal": self.findings_by_rule.values().sum::<u64>(),
             "RoomsVanished": self.rooms_vanished,
-            "ChangesApplied": self.changes.get("applied").copied().unwrap_or(0),
-            "ChangesPlanned": self.changes.get("planned").copied().unwrap_or(0),
+            "ChangesApplied": self.changes.get(&Outcome::Applied).copied().unwrap_or(0),
+            "ChangesPlanned": self.changes.get(&Outcome::Planned).copied().unwrap_or(0),
         }));
         out
     }
@@ -1059,7 +1055,7 @@ mod tests {
         };
         s.record(&p.check_room(&RoomView::new(ARN), &HashMap::new(), NOW));
         assert_eq!(s.findings_by_rule["room.handler-missing"], 1);
-        assert_eq!(s.findings_by_severity["high"], 1);
+        assert_eq!(s.findings_by_severity[&Severity::High], 1);
         let emf = s.emf_records("IvsChatAudit", 1);
         let last = emf.last().unwrap();
         assert_eq!(

@@ -4,7 +4,7 @@ use crate::api::{ApiError, Budget, BudgetConfig, Group};
 use crate::checkpoint::{Checkpoint, CheckpointStore, StoreError};
 use crate::{AuditPolicy, Finding, MAX_TAGS, RoomView, Scope, Summary, SweepStatus};
 use aws_sdk_ivschat::types::{FallbackResult, MessageReviewHandler};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -69,7 +69,7 @@ impl Default for Options {
 }
 
 /// The outcome of one change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// Dry run: this change would be made.
@@ -84,19 +84,6 @@ pub enum Outcome {
     Skipped,
     /// The room was deleted before the change.
     Vanished,
-}
-
-impl Outcome {
-    fn key(self) -> &'static str {
-        match self {
-            Outcome::Planned => "planned",
-            Outcome::Applied => "applied",
-            Outcome::AlreadyCompliant => "already-compliant",
-            Outcome::Capped => "capped",
-            Outcome::Skipped => "skipped",
-            Outcome::Vanished => "vanished",
-        }
-    }
 }
 
 /// One remediation, with the state before and after (only the fields and tag keys the
@@ -207,7 +194,7 @@ fn now_secs() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -269,15 +256,11 @@ impl<S: CheckpointStore, R: Report> Run<'_, S, R> {
     }
 
     fn record_change(&mut self, change: Change) {
-        *self
-            .summary
-            .changes
-            .entry(change.outcome.key().to_string())
-            .or_default() += 1;
+        *self.summary.changes.entry(change.outcome).or_default() += 1;
         tracing::info!(
             resource_arn = %change.resource_arn,
             action = change.action,
-            outcome = change.outcome.key(),
+            outcome = ?change.outcome,
             before = %change.before,
             after = %change.after,
             "remediation"
@@ -286,9 +269,9 @@ impl<S: CheckpointStore, R: Report> Run<'_, S, R> {
     }
 
     fn changes_made(&self) -> u64 {
-        ["planned", "applied"]
+        [Outcome::Planned, Outcome::Applied]
             .iter()
-            .filter_map(|k| self.summary.changes.get(*k))
+            .filter_map(|k| self.summary.changes.get(k))
             .sum()
     }
 }
@@ -715,9 +698,11 @@ impl Auditor {
                 t
             }
         };
-        (rules.is_empty() || current.as_ref() == Some(&target))
-            .then_some(())
-            .map_or(Some((target, rules)), |()| None)
+        if rules.is_empty() || current.as_ref() == Some(&target) {
+            None
+        } else {
+            Some((target, rules))
+        }
     }
 
     /// Tags to add and keys to remove under the enabled remediations. Only keys the
@@ -840,9 +825,13 @@ impl Auditor {
             return Ok(());
         };
         let (add, remove) = self.tag_target(&tags);
-        let named = |keys: &mut dyn Iterator<Item = &String>, from: &BTreeMap<String, String>| {
-            keys.map(|k| (k.clone(), from.get(k).map_or(Value::Null, |v| json!(v))))
-                .collect::<serde_json::Map<_, _>>()
+        // The named keys' values (null when absent).
+        let named = |keys: &[&String]| {
+            Value::Object(
+                keys.iter()
+                    .map(|k| ((*k).clone(), tags.get(*k).map_or(Value::Null, |v| json!(v))))
+                    .collect(),
+            )
         };
         if !remove.is_empty() {
             let after: serde_json::Map<_, _> =
@@ -851,7 +840,7 @@ impl Auditor {
                 resource_arn: view.arn.clone(),
                 rules: vec!["tag.forbidden-key"],
                 action: "UntagResource",
-                before: Value::Object(named(&mut remove.iter(), &tags)),
+                before: named(&remove.iter().collect::<Vec<_>>()),
                 after: Value::Object(after),
                 outcome: Outcome::Planned,
                 reason: None,
@@ -871,7 +860,7 @@ impl Auditor {
                 resource_arn: view.arn.clone(),
                 rules: vec!["tag.required-missing"],
                 action: "TagResource",
-                before: Value::Object(named(&mut add.keys(), &tags)),
+                before: named(&add.keys().collect::<Vec<_>>()),
                 after: json!(add),
                 outcome: Outcome::Planned,
                 reason: None,

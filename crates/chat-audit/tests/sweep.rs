@@ -435,7 +435,7 @@ async fn remediation_dry_run_changes_nothing_and_apply_fixes_only_named_things()
     .unwrap();
     let mut out = Collect::default();
     let s = dry.run(&NoStore, &mut out, None).await.unwrap();
-    assert_eq!(s.changes["planned"], handler_fixes);
+    assert_eq!(s.changes[&Outcome::Planned], handler_fixes);
     assert!(out.changes.iter().all(|c| c.outcome == Outcome::Planned));
     let c0 = out
         .changes
@@ -460,7 +460,7 @@ async fn remediation_dry_run_changes_nothing_and_apply_fixes_only_named_things()
     .unwrap();
     let mut out = Collect::default();
     let s = apply.run(&NoStore, &mut out, None).await.unwrap();
-    assert_eq!(s.changes["applied"], handler_fixes);
+    assert_eq!(s.changes[&Outcome::Applied], handler_fixes);
     assert_eq!(emu.stats().calls["UpdateRoom"], handler_fixes);
     for i in 0..n {
         let room = emu.room(&format!("fleet{i:07}")).unwrap();
@@ -490,7 +490,7 @@ async fn remediation_dry_run_changes_nothing_and_apply_fixes_only_named_things()
     let mut out = Collect::default();
     let s = tags.run(&NoStore, &mut out, None).await.unwrap();
     assert_eq!(
-        s.changes["applied"],
+        s.changes[&Outcome::Applied],
         count(n, |i| i % 9 == 0) + count(n, |i| i % 11 == 0)
     );
     for i in 0..n {
@@ -530,8 +530,8 @@ async fn changes_are_capped_per_sweep() {
         .run(&NoStore, &mut Collect::default(), None)
         .await
         .unwrap();
-    assert_eq!(s.changes["applied"], 5);
-    assert_eq!(s.changes["capped"], count(100, |i| i % 10 <= 2) - 5);
+    assert_eq!(s.changes[&Outcome::Applied], 5);
+    assert_eq!(s.changes[&Outcome::Capped], count(100, |i| i % 10 <= 2) - 5);
     assert_eq!(emu.stats().calls["UpdateRoom"], 5);
 }
 
@@ -552,7 +552,7 @@ async fn changes_re_read_the_room_and_never_write_over_a_fresher_state() {
     };
     let mut out = Collect::default();
     let s = apply(&emu).run(&NoStore, &mut out, None).await.unwrap();
-    assert_eq!(s.changes["already-compliant"], 1);
+    assert_eq!(s.changes[&Outcome::AlreadyCompliant], 1);
     assert_eq!(out.changes[0].outcome, Outcome::AlreadyCompliant);
     assert_eq!(emu.stats().calls.get("UpdateRoom"), None);
 
@@ -563,7 +563,7 @@ async fn changes_re_read_the_room_and_never_write_over_a_fresher_state() {
         .run(&NoStore, &mut Collect::default(), None)
         .await
         .unwrap();
-    assert_eq!(s.changes["vanished"], 1);
+    assert_eq!(s.changes[&Outcome::Vanished], 1);
     assert_eq!(emu.stats().calls.get("UpdateRoom"), None);
 }
 
