@@ -2,6 +2,7 @@
 //! with backoff for throttling, 5xx, timeouts and malformed responses, and a clean stop
 //! before the invocation's deadline.
 
+use aws_sdk_ivschat::config::http::HttpResponse;
 use aws_sdk_ivschat::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -270,7 +271,7 @@ impl Budget {
 
     /// Calls `f` within the budget of `group`, retrying throttling, 5xx, timeouts and
     /// malformed responses with exponential backoff and full jitter.
-    pub async fn call<T, E, R, F, Fut>(
+    pub async fn call<T, E, F, Fut>(
         &mut self,
         group: Group,
         operation: &'static str,
@@ -278,9 +279,8 @@ impl Budget {
     ) -> Result<T, ApiError>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, SdkError<E, R>>>,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + HttpStatus,
     {
         let mut attempt = 0u32;
         loop {
@@ -294,7 +294,7 @@ impl Budget {
                 }
                 Err(e) => e,
             };
-            let status = err.raw_response().and_then(HttpStatus::status);
+            let status = err.raw_response().map(|r| r.status().as_u16());
             let class = classify(&err, status);
             self.on_result(group, class == Class::Throttled);
             let detail = || {
@@ -355,18 +355,6 @@ impl Budget {
                 }
             }
         }
-    }
-}
-
-/// The HTTP status of a raw response, when there is one.
-pub trait HttpStatus {
-    /// The status code.
-    fn status(&self) -> Option<u16>;
-}
-
-impl HttpStatus for aws_sdk_ivschat::config::http::HttpResponse {
-    fn status(&self) -> Option<u16> {
-        Some(self.status().as_u16())
     }
 }
 

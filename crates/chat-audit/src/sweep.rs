@@ -3,6 +3,7 @@
 use crate::api::{ApiError, Budget, BudgetConfig, Group};
 use crate::checkpoint::{Checkpoint, CheckpointStore, StoreError};
 use crate::{AuditPolicy, Finding, MAX_TAGS, RoomView, Scope, Summary, SweepStatus};
+use aws_sdk_ivschat::config::http::HttpResponse;
 use aws_sdk_ivschat::types::{FallbackResult, MessageReviewHandler};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -901,13 +902,7 @@ impl Auditor {
         R: Report,
         F: FnMut() -> Fut,
         Fut: std::future::Future<
-                Output = Result<
-                    T,
-                    aws_sdk_ivschat::error::SdkError<
-                        E,
-                        aws_sdk_ivschat::config::http::HttpResponse,
-                    >,
-                >,
+                Output = Result<T, aws_sdk_ivschat::error::SdkError<E, HttpResponse>>,
             >,
         E: aws_sdk_ivschat::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
