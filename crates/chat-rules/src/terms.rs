@@ -288,10 +288,20 @@ impl Terms {
     /// For each pattern (as written, not self-censor variants), the owners that share it
     /// with the same wildcard: the raw material of policy lints.
     pub(crate) fn shared_patterns(&self) -> impl Iterator<Item = Vec<Owner>> + '_ {
-        self.entries.iter().filter(|e| e.len() > 1).map(|entries| {
-            let mut owners: Vec<Owner> = entries.iter().map(|e| e.owner).collect();
-            owners.dedup();
-            owners
+        self.entries.iter().flat_map(|entries| {
+            // `x*` matches more than a whole-word `x`: only equal wildcards cover each other.
+            let mut groups: Vec<(Wildcard, Vec<Owner>)> = Vec::new();
+            for e in entries.iter() {
+                match groups.iter_mut().find(|(w, _)| *w == e.wildcard) {
+                    Some((_, owners)) if !owners.contains(&e.owner) => owners.push(e.owner),
+                    Some(_) => {}
+                    None => groups.push((e.wildcard, vec![e.owner])),
+                }
+            }
+            groups
+                .into_iter()
+                .map(|(_, owners)| owners)
+                .filter(|owners| owners.len() > 1)
         })
     }
 

@@ -219,6 +219,16 @@ id = "dead"
 type = "terms"
 action = "mask"
 terms = ["heck"]
+[[rules]]
+id = "wider"
+type = "terms"
+action = "flag"
+terms = ["frick*"]
+[[rules]]
+id = "wider-heck"
+type = "terms"
+action = "flag"
+terms = ["heck*"]
 "#,
     )
     .unwrap();
@@ -231,6 +241,12 @@ terms = ["heck"]
     assert!(has("weak", "shadowed"), "{lints:?}");
     assert!(has("dead", "unreachable"), "{lints:?}");
     assert!(!lints.iter().any(|l| l.rule == "strong"), "{lints:?}");
+    // `frick*` also matches `fricking`: not covered by the whole-word `frick`, nor by the
+    // whole-word allow entry `heck`.
+    assert!(
+        !lints.iter().any(|l| l.rule.starts_with("wider")),
+        "{lints:?}"
+    );
 }
 
 #[test]
