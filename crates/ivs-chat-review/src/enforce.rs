@@ -70,7 +70,7 @@ fn truncate_chars(s: &mut String, max: usize) -> bool {
     }
 }
 
-fn attributes_bytes(a: &std::collections::BTreeMap<String, String>) -> usize {
+pub(crate) fn attributes_bytes(a: &std::collections::BTreeMap<String, String>) -> usize {
     a.iter().map(|(k, v)| k.len() + v.len()).sum()
 }
 
@@ -118,7 +118,8 @@ impl ReviewConfig {
                 .attributes
                 .iter()
                 .map(|(k, v)| {
-                    let own = k == REASON_ATTRIBUTE || k.starts_with("mod.");
+                    let own =
+                        k == REASON_ATTRIBUTE || k.starts_with(crate::rules::MODERATION_PREFIX);
                     (own, k.len() + v.len(), k.clone())
                 })
                 .collect();

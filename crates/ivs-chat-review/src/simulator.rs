@@ -121,7 +121,7 @@ pub fn validate_response(
         }
         Some(_) => return Err(ContractViolation::BadAttributes),
     }
-    let size: usize = attributes.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let size = crate::enforce::attributes_bytes(&attributes);
     if size > MAX_ATTRIBUTES_BYTES {
         return Err(ContractViolation::AttributesTooLarge(size));
     }
