@@ -98,6 +98,18 @@ pub const REVIEW_EVENTS: &[Expected] = &[
         content: Some("-"),
         rule: None,
     },
+    Expected {
+        file: "rule-review-handler-malformed-number-out-of-range.json",
+        result: "DENY",
+        content: Some("gg everyone"),
+        rule: None,
+    },
+    Expected {
+        file: "rule-review-handler-malformed-deep-nesting.json",
+        result: "DENY",
+        content: Some("gg everyone"),
+        rule: None,
+    },
 ];
 
 /// Reads an event file.

@@ -117,6 +117,41 @@ impl InvalidRequest {
     }
 }
 
+/// Decodes a raw event body into JSON: the one parse every review event goes through,
+/// on the Lambda path and off it. Whatever it rejects (too large, not UTF-8, not JSON, a
+/// lone surrogate escape, a number out of range, nesting deeper than 128) is an invalid
+/// request that gets the configured verdict; whatever it accepts reaches the reviewer.
+///
+/// ```
+/// use ivs_chat_review::{decode, InvalidRequest};
+/// assert!(decode(br#"{"Content":"hi"}"#).is_ok());
+/// assert!(matches!(decode(br#"{"Content":"hi","X":1e400}"#), Err(InvalidRequest::Malformed(_))));
+/// ```
+pub fn decode(body: &[u8]) -> Result<serde_json::Value, InvalidRequest> {
+    if body.len() > crate::MAX_PAYLOAD_BYTES {
+        return Err(InvalidRequest::TooLarge(body.len()));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| InvalidRequest::Malformed(format!("payload is not a JSON value: {e}")))
+}
+
+/// The `Content` of a body that [`decode`] rejected, when it can still be read (a body
+/// whose only fault lies in another field), so an ALLOW verdict for invalid requests can
+/// deliver it. Never parses a body larger than [`MAX_PAYLOAD_BYTES`](crate::MAX_PAYLOAD_BYTES).
+pub(crate) fn salvage_content(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct ContentOnly {
+        #[serde(rename = "Content")]
+        content: Option<String>,
+    }
+    if body.len() > crate::MAX_PAYLOAD_BYTES {
+        return None;
+    }
+    serde_json::from_slice::<ContentOnly>(body)
+        .ok()
+        .and_then(|c| c.content)
+}
+
 impl ReviewRequest {
     /// A request with the given content and empty ids, for tests and local runs.
     pub fn new(content: impl Into<String>) -> Self {
@@ -145,12 +180,7 @@ impl ReviewRequest {
 
     /// Parses and validates a request from JSON bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, InvalidRequest> {
-        if bytes.len() > crate::MAX_PAYLOAD_BYTES {
-            return Err(InvalidRequest::TooLarge(bytes.len()));
-        }
-        let value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| InvalidRequest::Malformed(e.to_string()))?;
-        Self::from_value(value)
+        Self::from_value(decode(bytes)?)
     }
 
     /// Checks the constraints IVS guarantees, so a reviewer can rely on them.

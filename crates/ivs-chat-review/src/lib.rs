@@ -8,9 +8,11 @@
 //! - [`Reviewer`]: the trait you implement; [`run`] runs it under `lambda_runtime`.
 //! - Contract enforcement ([`ReviewConfig::enforce`]): content is 1..=500 code points and
 //!   never longer than the original unless the room allows it, DENY carries content,
-//!   attributes stay within 1 KB. Invalid events (not JSON, wrong shape, too large, lone
-//!   surrogates) get a configured verdict, default DENY, instead of a runtime error that
-//!   would hand the decision to the room's fallback (ALLOW by default).
+//!   attributes stay within 1 KB as serialised. Every event body is parsed once, by
+//!   [`decode`] (the runtime never parses or logs it), and whatever it rejects (not JSON,
+//!   too large, lone surrogates, numbers out of range, nesting past 128 levels) or whatever
+//!   has the wrong shape gets a configured verdict, default DENY, instead of a runtime
+//!   error that would hand the decision to the room's fallback (ALLOW by default).
 //! - [`simulator`]: what IVS would do with a handler's outcome, for tests and local runs.
 //! - [`RuleReviewer`] (feature `rules`, on by default): reviews with a `chat-rules` policy.
 //!
@@ -49,14 +51,11 @@ pub mod simulator;
 
 pub use contract::{
     InvalidRequest, MAX_ATTRIBUTES_BYTES, MAX_CONTENT_CHARS, REASON_ATTRIBUTE, ReviewRequest,
-    ReviewResponse, ReviewResult, Sender,
+    ReviewResponse, ReviewResult, Sender, decode,
 };
 pub use enforce::{Correction, PLACEHOLDER_CONTENT, ReviewConfig};
 #[cfg(feature = "rules")]
 pub use rules::{
     FLAGGED_ATTRIBUTE, RULES_ATTRIBUTE, RuleDecision, RuleReviewer, SEVERITY_ATTRIBUTE,
 };
-pub use service::{
-    BoxError, MAX_PAYLOAD_BYTES, PayloadGuard, PayloadGuardLayer, Review, ReviewService, Reviewer,
-    run, undecodable,
-};
+pub use service::{BoxError, MAX_PAYLOAD_BYTES, Review, ReviewService, Reviewer, run};

@@ -1,11 +1,13 @@
 //! The reviewer abstraction and the glue that runs it as a Lambda function.
 
-use crate::contract::{InvalidRequest, ReviewRequest, ReviewResponse};
+use crate::contract::{InvalidRequest, ReviewRequest, ReviewResponse, decode, salvage_content};
 use crate::enforce::ReviewConfig;
 use bytes::Bytes;
 use lambda_runtime::{LambdaEvent, LambdaInvocation, Runtime, Service, service_fn};
+use serde::de::IgnoredAny;
+use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
 
@@ -46,16 +48,6 @@ impl From<ReviewResponse> for Review {
 /// is not from IVS and is answered without being parsed.
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 
-/// The key of the object that replaces an undecodable payload (see [`PayloadGuardLayer`]):
-/// unique per process, so a caller cannot forge the marker (and with it a log line).
-static INVALID_KEY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("$undecodable-{:x}-{nanos:x}", std::process::id())
-});
-
 /// A reviewer with its configuration: turns any event into a valid response.
 pub struct ReviewService<R> {
     reviewer: R,
@@ -82,13 +74,6 @@ impl<R: Reviewer> ReviewService<R> {
     /// WARN log), a failing reviewer the failure verdict, and every response is enforced.
     pub async fn handle(&self, payload: serde_json::Value) -> ReviewResponse {
         let started = Instant::now();
-        if let Some(reason) = payload.get(INVALID_KEY.as_str()).and_then(|v| v.as_str()) {
-            tracing::warn!(
-                reason,
-                "invalid review event: answered with the configured verdict"
-            );
-            return self.config.invalid(None);
-        }
         let salvage = payload
             .get("Content")
             .and_then(|v| v.as_str())
@@ -143,19 +128,14 @@ impl<R: Reviewer> ReviewService<R> {
         response
     }
 
-    /// Answers one raw event body, as the Lambda runtime path does: undecodable bodies
-    /// (too large, not UTF-8, not JSON, lone surrogates) get the invalid-request verdict.
+    /// Answers one raw event body, as the Lambda runtime path does: the body is parsed once,
+    /// by [`decode`], and whatever it rejects (too large, not UTF-8, not JSON, a lone
+    /// surrogate, a number out of range, nesting past 128 levels) gets the invalid-request
+    /// verdict.
     pub async fn handle_bytes(&self, body: &[u8]) -> ReviewResponse {
-        if let Some(reason) = undecodable(body) {
-            tracing::warn!(
-                reason,
-                "invalid review event: answered with the configured verdict"
-            );
-            return self.config.invalid(None);
-        }
-        match serde_json::from_slice::<serde_json::Value>(body) {
+        match decode(body) {
             Ok(v) => self.handle(v).await,
-            Err(e) => self.reject(InvalidRequest::Malformed(e.to_string()), None),
+            Err(e) => self.reject(e, salvage_content(body).as_deref()),
         }
     }
 
@@ -195,63 +175,81 @@ pub async fn run<R: Reviewer>(
     config: ReviewConfig,
 ) -> Result<(), lambda_runtime::Error> {
     let service = Arc::new(ReviewService::new(reviewer, config));
-    let handler = service_fn(move |event: LambdaEvent<serde_json::Value>| {
+    let handoff = Handoff::default();
+    let bodies = handoff.clone();
+    // The runtime parses the placeholder `null` the hand-off leaves it; the real body is
+    // taken back here by request id and parsed once, by `handle_bytes`.
+    let handler = service_fn(move |event: LambdaEvent<IgnoredAny>| {
         let service = service.clone();
-        async move { Ok::<_, lambda_runtime::Error>(service.handle(event.payload).await) }
+        let body = bodies.take(&event.context.request_id);
+        async move {
+            Ok::<_, lambda_runtime::Error>(match body {
+                Some(body) => service.handle_bytes(&body).await,
+                None => {
+                    tracing::warn!("invalid review event: its body was not handed over");
+                    service.config().invalid(None)
+                }
+            })
+        }
     });
     Runtime::new(handler)
-        .layer(PayloadGuardLayer)
+        .layer(handoff)
         .layer(lambda_runtime::layers::TracingLayer::new())
         .run()
         .await
 }
 
-/// A runtime layer that makes every payload decodable: a payload that is too large, not
-/// UTF-8, not JSON, or has a lone surrogate escape is replaced by a small object that the
-/// handler answers with the invalid-request verdict. Without it the runtime would report
-/// a deserialisation error, and IVS would apply the room's fallback (ALLOW by default).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PayloadGuardLayer;
+/// Takes each event's body away from the runtime before the runtime parses or logs it, and
+/// hands it to the review service by request id.
+///
+/// Two things follow. There is one parse and so one decision: the runtime's own
+/// deserialiser (stricter than a syntax check: numbers out of range, nesting past 128)
+/// never sees the body, so it can never fail and hand the message to the room's fallback.
+/// And the runtime's TRACE event "raw JSON event received" logs `null`, never content or
+/// the sender's IP, whatever `AWS_LAMBDA_LOG_LEVEL` says.
+#[derive(Debug, Clone, Default)]
+struct Handoff {
+    bodies: Arc<Mutex<VecDeque<(String, Bytes)>>>,
+}
 
-impl<S> tower::Layer<S> for PayloadGuardLayer {
-    type Service = PayloadGuard<S>;
+/// Bodies kept for invocations whose handler never ran (the runtime runs one invocation
+/// at a time, so this is never reached in practice; it only bounds memory).
+const HANDOFF_CAPACITY: usize = 16;
+
+impl Handoff {
+    fn put(&self, request_id: String, body: Bytes) {
+        let mut bodies = self.bodies.lock().unwrap_or_else(PoisonError::into_inner);
+        if bodies.len() >= HANDOFF_CAPACITY {
+            bodies.pop_front();
+        }
+        bodies.push_back((request_id, body));
+    }
+
+    fn take(&self, request_id: &str) -> Option<Bytes> {
+        let mut bodies = self.bodies.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = bodies.iter().position(|(id, _)| id == request_id)?;
+        bodies.remove(at).map(|(_, body)| body)
+    }
+}
+
+impl<S> tower::Layer<S> for Handoff {
+    type Service = HandoffService<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        PayloadGuard { inner }
+        HandoffService {
+            inner,
+            handoff: self.clone(),
+        }
     }
 }
 
-/// The service of [`PayloadGuardLayer`].
+/// The service of [`Handoff`].
 #[derive(Debug, Clone)]
-pub struct PayloadGuard<S> {
+struct HandoffService<S> {
     inner: S,
+    handoff: Handoff,
 }
 
-/// Why a payload cannot be decoded into JSON (`None`: it can). Cheap for the common case:
-/// a UTF-8 check, a syntax pass without allocation, and a full parse only when the
-/// payload has surrogate escapes.
-pub fn undecodable(body: &[u8]) -> Option<String> {
-    if body.len() > MAX_PAYLOAD_BYTES {
-        return Some(format!(
-            "payload of {} bytes exceeds {MAX_PAYLOAD_BYTES}",
-            body.len()
-        ));
-    }
-    if let Err(e) = std::str::from_utf8(body) {
-        return Some(format!("payload is not UTF-8: {e}"));
-    }
-    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-        return Some(format!("payload is not JSON: {e}"));
-    }
-    let has_surrogate_escape = body
-        .windows(3)
-        .any(|w| w[0] == b'\\' && w[1] == b'u' && matches!(w[2], b'd' | b'D'));
-    if has_surrogate_escape && let Err(e) = serde_json::from_slice::<serde_json::Value>(body) {
-        return Some(format!("payload has an invalid escape: {e}"));
-    }
-    None
-}
-
-impl<S> Service<LambdaInvocation> for PayloadGuard<S>
+impl<S> Service<LambdaInvocation> for HandoffService<S>
 where
     S: Service<LambdaInvocation>,
 {
@@ -264,12 +262,9 @@ where
     }
 
     fn call(&mut self, mut invocation: LambdaInvocation) -> Self::Future {
-        if let Some(reason) = undecodable(&invocation.body) {
-            let mut replacement = serde_json::Map::new();
-            replacement.insert(INVALID_KEY.clone(), serde_json::Value::String(reason));
-            let replacement = serde_json::Value::Object(replacement);
-            invocation.body = Bytes::from(replacement.to_string());
-        }
+        let body = std::mem::replace(&mut invocation.body, Bytes::from_static(b"null"));
+        self.handoff
+            .put(invocation.context.request_id.clone(), body);
         self.inner.call(invocation)
     }
 }
@@ -305,15 +300,6 @@ mod tests {
             (r.content.as_str(), r.review_result),
             ("-", ReviewResult::Deny)
         );
-        let mut marker = serde_json::Map::new();
-        marker.insert(INVALID_KEY.clone(), json!("x"));
-        let r = svc.handle(serde_json::Value::Object(marker)).await;
-        assert_eq!(r.review_result, ReviewResult::Deny);
-        // A caller cannot forge the marker: this is just an object without Content.
-        let r = svc
-            .handle(json!({"$undecodablePayload": "x", "Content": "ok"}))
-            .await;
-        assert_eq!(r.review_result, ReviewResult::Allow);
     }
 
     /// Captures log output for the logging tests.
@@ -378,13 +364,97 @@ mod tests {
         );
     }
 
+    /// Bodies a syntax check accepts but a parse into JSON values rejects, and the other
+    /// undecodable bodies: each gets the invalid-request verdict, with its `Content` when
+    /// that can still be read. Each row: body, content returned with ALLOW configured.
+    fn undecodable_bodies() -> Vec<(Vec<u8>, &'static str)> {
+        let deep = |open: &str, close: &str, n: usize| {
+            format!(
+                r#"{{"Content":"hi","X":{}1{}}}"#,
+                open.repeat(n),
+                close.repeat(n)
+            )
+            .into_bytes()
+        };
+        vec![
+            (br#"{"Content":"hi","X":1e400}"#.to_vec(), "hi"),
+            (br#"{"Content":"hi","X":-1e400}"#.to_vec(), "hi"),
+            (
+                format!(r#"{{"Content":"hi","X":{}}}"#, "9".repeat(400)).into_bytes(),
+                "hi",
+            ),
+            (
+                br#"{"Content":"hi","X":0.1e99999999999999999999}"#.to_vec(),
+                "hi",
+            ),
+            (deep("[", "]", 128), "hi"),
+            (deep(r#"{"a":"#, "}", 200), "hi"),
+            (deep("[", "]", 5000), "hi"),
+            (br#"{"Content":"hi","X":"\ud800"}"#.to_vec(), "hi"),
+            (br#"{"Content":"\udc00"}"#.to_vec(), "-"),
+            (b"{\"Content\":\"hi\",\"X\":\"\xff\"}".to_vec(), "hi"),
+            (b"not json".to_vec(), "-"),
+            (br#"{"Content":"hi"} trailing"#.to_vec(), "-"),
+            (Vec::new(), "-"),
+            (vec![b' '; MAX_PAYLOAD_BYTES + 1], "-"),
+        ]
+    }
+
+    #[tokio::test]
+    async fn every_undecodable_body_gets_the_invalid_request_verdict() {
+        let deny = ReviewService::new(Echo, ReviewConfig::default());
+        let allow = ReviewService::new(
+            Echo,
+            ReviewConfig {
+                on_invalid_request: ReviewResult::Allow,
+                ..ReviewConfig::default()
+            },
+        );
+        for (body, content) in undecodable_bodies() {
+            let shown = String::from_utf8_lossy(&body[..body.len().min(60)]).to_string();
+            assert!(decode(&body).is_err(), "{shown}");
+            let r = deny.handle_bytes(&body).await;
+            assert_eq!(r.review_result, ReviewResult::Deny, "{shown}");
+            let r = allow.handle_bytes(&body).await;
+            let want = if content == "-" {
+                ReviewResult::Deny
+            } else {
+                ReviewResult::Allow
+            };
+            assert_eq!(
+                (r.content.as_str(), r.review_result),
+                (content, want),
+                "{shown}"
+            );
+        }
+        // Nesting up to the limit, big numbers within range and surrogate pairs are fine.
+        for ok in [
+            format!(
+                r#"{{"Content":"hi","X":{}1{}}}"#,
+                "[".repeat(126),
+                "]".repeat(126)
+            ),
+            r#"{"Content":"hi","X":1e308,"Y":18446744073709551616}"#.to_string(),
+            r#"{"Content":"\ud83d\ude00"}"#.to_string(),
+        ] {
+            let r = deny.handle_bytes(ok.as_bytes()).await;
+            assert_eq!(r.review_result, ReviewResult::Allow, "{ok}");
+        }
+    }
+
+    /// The hand-off gives each request its own body, once, and stays bounded.
     #[test]
-    fn undecodable_payloads() {
-        assert!(undecodable(br#"{"Content":"x"}"#).is_none());
-        assert!(undecodable(br#"{"Content":"\ud83d\ude00"}"#).is_none());
-        assert!(undecodable(br#"{"Content":"\ud800"}"#).is_some());
-        assert!(undecodable(b"not json").is_some());
-        assert!(undecodable(&[0xff, 0xfe]).is_some());
-        assert!(undecodable(&vec![b' '; MAX_PAYLOAD_BYTES + 1]).is_some());
+    fn handoff_returns_each_body_once() {
+        let h = Handoff::default();
+        h.put("a".into(), Bytes::from_static(b"1"));
+        h.put("b".into(), Bytes::from_static(b"2"));
+        assert_eq!(h.take("b").as_deref(), Some(&b"2"[..]));
+        assert_eq!(h.take("b"), None);
+        assert_eq!(h.take("a").as_deref(), Some(&b"1"[..]));
+        for i in 0..100 {
+            h.put(i.to_string(), Bytes::new());
+        }
+        assert!(h.bodies.lock().unwrap().len() <= HANDOFF_CAPACITY);
+        assert!(h.take("99").is_some() && h.take("0").is_none());
     }
 }
