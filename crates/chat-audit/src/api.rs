@@ -297,20 +297,18 @@ impl Budget {
             let status = err.raw_response().map(|r| r.status().as_u16());
             let class = classify(&err, status);
             self.on_result(group, class == Class::Throttled);
-            let detail = || {
-                let mut d = DisplayErrorContext(&err).to_string();
-                d.truncate(500);
-                d
-            };
+            let detail = || clip(DisplayErrorContext(&err).to_string(), MAX_DETAIL_BYTES);
             match class {
                 Class::AccessDenied => {
                     return Err(ApiError::AccessDenied {
                         operation,
-                        detail: err
-                            .as_service_error()
-                            .and_then(|e| e.message())
-                            .unwrap_or("access denied")
-                            .to_string(),
+                        detail: clip(
+                            err.as_service_error()
+                                .and_then(|e| e.message())
+                                .unwrap_or("access denied")
+                                .to_string(),
+                            MAX_DETAIL_BYTES,
+                        ),
                     });
                 }
                 Class::NotFound => return Err(ApiError::NotFound { operation }),
@@ -358,9 +356,42 @@ impl Budget {
     }
 }
 
+/// The most bytes of a service's error text kept in an [`ApiError`]: the service's words
+/// are not ours to trust, in length or in content.
+pub const MAX_DETAIL_BYTES: usize = 500;
+
+/// `text` cut to at most `max` bytes at a character boundary (never inside a multi-byte
+/// character), with `…` marking a cut.
+pub fn clip(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push('…');
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clip_cuts_on_character_boundaries() {
+        for pad in 0..4 {
+            for c in ['é', '€', '😀', 'x'] {
+                let text = format!("{}{}", "a".repeat(pad), c.to_string().repeat(400));
+                let out = clip(text.clone(), 500);
+                assert!(out.len() <= 500, "{pad} {c}");
+                assert!(text.starts_with(out.trim_end_matches('…')), "{pad} {c}");
+            }
+        }
+        assert_eq!(clip("short".into(), 500), "short");
+        assert_eq!(clip("ééé".into(), 0), "…");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn pacing_is_strict_and_respects_the_stop_time() {
@@ -433,6 +464,40 @@ mod tests {
             Some(format!(
                 r#"{{"__type":"{kind}","message":"from the mock"}}"#
             ))
+        }
+
+        /// A service's error message of any length and script never panics the auditor
+        /// (a byte cut inside `é` once did) and is kept within the detail bound.
+        #[tokio::test]
+        async fn long_multibyte_error_messages_are_clipped_not_panicked_on() {
+            for (status, kind) in [
+                (400, "ValidationException"),
+                (500, "InternalServerException"),
+                (403, "AccessDeniedException"),
+            ] {
+                for pad in 0..4 {
+                    let message = format!("{}{}", "a".repeat(pad), "é".repeat(400));
+                    let body = serde_json::json!({"__type": kind, "message": message});
+                    let mut seq = mock!(Client::list_rooms).sequence();
+                    for _ in 0..6 {
+                        seq = seq.http_status(status, Some(body.to_string()));
+                    }
+                    let rule = seq.output(empty).build();
+                    let client =
+                        mock_client!(aws_sdk_ivschat, RuleMode::Sequential, [&rule], |b| b
+                            .retry_config(RetryConfig::disabled()));
+                    let err = list(&client, &mut budget()).await.unwrap_err();
+                    let detail = match &err {
+                        ApiError::Rejected { detail, .. }
+                        | ApiError::Exhausted { detail, .. }
+                        | ApiError::AccessDenied { detail, .. } => detail.clone(),
+                        other => panic!("{kind}: {other:?}"),
+                    };
+                    assert!(detail.len() <= MAX_DETAIL_BYTES, "{kind}: {}", detail.len());
+                    assert!(detail.contains("éé"), "{kind}: {detail}");
+                    assert!(err.to_string().len() < 1_000, "{kind}");
+                }
+            }
         }
 
         async fn list(client: &Client, b: &mut Budget) -> Result<ListRoomsOutput, ApiError> {

@@ -310,9 +310,14 @@ impl AuditPolicy {
             })?
         } else {
             toml::from_str(text).map_err(|e| AuditPolicyError {
-                line: e
-                    .span()
-                    .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
+                line: e.span().map(|s| {
+                    let end = s.start.min(text.len());
+                    text.as_bytes()[..end]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count()
+                        + 1
+                }),
                 message: e.message().trim().to_string(),
             })?
         };
