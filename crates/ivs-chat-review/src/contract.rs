@@ -8,9 +8,56 @@ use std::collections::BTreeMap;
 /// 1..=500).
 pub const MAX_CONTENT_CHARS: usize = 500;
 
-/// The most bytes of response attributes (keys plus values) this crate returns. IVS
-/// documents "about 1 KB"; we keep strictly within 1024 bytes.
+/// The most bytes of response attributes this crate returns, measured as sent: the
+/// `Attributes` object serialised as JSON, escapes, quotes, colons, commas and braces
+/// included (see [`attributes_json_len`]). IVS documents "about 1 KB"; we keep strictly
+/// within 1024 bytes of what actually crosses the wire, so a value of control characters
+/// (six bytes each once escaped) cannot slip past a count of raw bytes.
 pub const MAX_ATTRIBUTES_BYTES: usize = 1024;
+
+/// The length of `s` serialised as a JSON string (quotes included), as `serde_json` writes
+/// it: `"` and `\\` and the five short escapes take two bytes, other control characters
+/// six (`\u001f`), everything else its UTF-8 length.
+///
+/// ```
+/// use ivs_chat_review::json_string_len;
+/// for s in ["plain", "quote\"", "tab\t", "\u{1}", "é"] {
+///     assert_eq!(json_string_len(s), serde_json::to_string(s).unwrap().len());
+/// }
+/// ```
+pub fn json_string_len(s: &str) -> usize {
+    2 + s
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
+}
+
+/// The size of one attribute in a serialised `Attributes` object: key, colon, value and
+/// the comma that separates it from the next.
+pub(crate) fn attribute_json_len(key: &str, value: &str) -> usize {
+    json_string_len(key) + 1 + json_string_len(value) + 1
+}
+
+/// The length of `attributes` serialised as a JSON object, as it is sent to IVS.
+///
+/// ```
+/// use ivs_chat_review::attributes_json_len;
+/// use std::collections::BTreeMap;
+/// let a = BTreeMap::from([("k".to_string(), "v\u{0}".to_string())]);
+/// assert_eq!(attributes_json_len(&a), serde_json::to_string(&a).unwrap().len());
+/// ```
+pub fn attributes_json_len(attributes: &BTreeMap<String, String>) -> usize {
+    // Braces, minus the comma the last attribute does not have.
+    let entries: usize = attributes
+        .iter()
+        .map(|(k, v)| attribute_json_len(k, v))
+        .sum();
+    2 + entries.saturating_sub(1)
+}
 
 /// Whether IVS delivers the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -2,8 +2,9 @@
 
 use crate::contract::{
     MAX_ATTRIBUTES_BYTES, MAX_CONTENT_CHARS, REASON_ATTRIBUTE, ReviewRequest, ReviewResponse,
-    ReviewResult,
+    ReviewResult, attribute_json_len, attributes_json_len,
 };
+use std::collections::BTreeMap;
 
 /// How the review framework behaves where the reviewer cannot decide.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +42,7 @@ pub enum Correction {
     ContentRestored,
     /// ALLOW with empty content cannot be delivered: replaced by the failure verdict.
     EmptyAllowReplaced,
-    /// Attributes exceeded 1 KB: the largest were dropped until they fit.
+    /// Attributes exceeded 1 KB as serialised: the largest were dropped until they fit.
     AttributesDropped,
 }
 
@@ -70,8 +71,39 @@ fn truncate_chars(s: &mut String, max: usize) -> bool {
     }
 }
 
-pub(crate) fn attributes_bytes(a: &std::collections::BTreeMap<String, String>) -> usize {
-    a.iter().map(|(k, v)| k.len() + v.len()).sum()
+/// Drops attributes until the serialised object fits in [`MAX_ATTRIBUTES_BYTES`]: the
+/// client's before the handler's own (`Reason`, `mod.*`), the largest first within each
+/// group. One pass over the sizes (n log n for the order), whatever the number of keys.
+fn trim_attributes(attributes: &mut BTreeMap<String, String>) {
+    let mut size = attributes_json_len(attributes);
+    if size <= MAX_ATTRIBUTES_BYTES {
+        return;
+    }
+    let entries: Vec<(String, String)> = std::mem::take(attributes).into_iter().collect();
+    let mut order: Vec<(bool, usize, usize)> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v))| {
+            let own = k == REASON_ATTRIBUTE || k.starts_with(crate::rules::MODERATION_PREFIX);
+            (own, attribute_json_len(k, v), i)
+        })
+        .collect();
+    // Entries are in key order, so the index breaks ties by key.
+    order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+    let mut keep = vec![true; entries.len()];
+    for (_, cost, i) in order {
+        if size <= MAX_ATTRIBUTES_BYTES {
+            break;
+        }
+        size -= cost;
+        keep[i] = false;
+    }
+    // Still in key order: the map is rebuilt in one pass.
+    *attributes = entries
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(entry, keep)| keep.then_some(entry))
+        .collect();
 }
 
 impl ReviewConfig {
@@ -110,30 +142,9 @@ impl ReviewConfig {
         if truncate_chars(&mut response.content, limit) {
             fixes.push(Correction::ContentTruncated);
         }
-        if attributes_bytes(&response.attributes) > MAX_ATTRIBUTES_BYTES {
+        if attributes_json_len(&response.attributes) > MAX_ATTRIBUTES_BYTES {
             fixes.push(Correction::AttributesDropped);
-            // Drop the client's attributes before the handler's own (`Reason`, `mod.*`),
-            // the largest first within each group.
-            let mut order: Vec<(bool, usize, String)> = response
-                .attributes
-                .iter()
-                .map(|(k, v)| {
-                    let own =
-                        k == REASON_ATTRIBUTE || k.starts_with(crate::rules::MODERATION_PREFIX);
-                    (own, k.len() + v.len(), k.clone())
-                })
-                .collect();
-            order.sort_by(|a, b| {
-                a.0.cmp(&b.0)
-                    .then_with(|| b.1.cmp(&a.1))
-                    .then_with(|| a.2.cmp(&b.2))
-            });
-            for (_, _, key) in order {
-                if attributes_bytes(&response.attributes) <= MAX_ATTRIBUTES_BYTES {
-                    break;
-                }
-                response.attributes.remove(&key);
-            }
+            trim_attributes(&mut response.attributes);
         }
         (response, fixes)
     }
@@ -233,8 +244,68 @@ mod tests {
             .with_attribute("mod.rules", "r".repeat(500));
         let (out, _) = cfg.enforce(Some(&r), resp);
         assert!(out.attributes.contains_key("mod.rules") && !out.attributes.contains_key("client"));
-        assert!(attributes_bytes(&out.attributes) <= MAX_ATTRIBUTES_BYTES);
+        assert!(attributes_json_len(&out.attributes) <= MAX_ATTRIBUTES_BYTES);
         assert_eq!(fixes, vec![Correction::AttributesDropped]);
+    }
+
+    /// The bound holds for what is sent: escapes count, so 1,000 control characters (6 KB
+    /// once serialised) do not pass as 1,000 bytes.
+    #[test]
+    fn attribute_bound_counts_the_serialised_form() {
+        let cfg = ReviewConfig::default();
+        let r = req("x");
+        for value in ["\u{1}".repeat(1000), "\"".repeat(600), "\\".repeat(600)] {
+            let resp = ReviewResponse::allow(&r)
+                .with_attribute("client", value)
+                .with_attribute("mod.flagged", "true");
+            let (out, fixes) = cfg.enforce(Some(&r), resp);
+            assert_eq!(fixes, vec![Correction::AttributesDropped]);
+            let sent = serde_json::to_string(&out.attributes).unwrap();
+            assert!(sent.len() <= MAX_ATTRIBUTES_BYTES, "{}", sent.len());
+            assert!(out.attributes.contains_key("mod.flagged"));
+        }
+        // Exactly at the bound is kept; one byte more is not.
+        let fill = |n: usize| {
+            let mut a = BTreeMap::new();
+            a.insert("k".to_string(), "v".repeat(n));
+            a
+        };
+        let at = MAX_ATTRIBUTES_BYTES - serde_json::to_string(&fill(0)).unwrap().len();
+        for (n, kept) in [(at, true), (at + 1, false)] {
+            let mut resp = ReviewResponse::allow(&r);
+            resp.attributes = fill(n);
+            let (out, _) = cfg.enforce(Some(&r), resp);
+            assert_eq!(out.attributes.contains_key("k"), kept, "{n}");
+        }
+    }
+
+    /// Thousands of keys are trimmed to the bound keeping the handler's own, and the size
+    /// function agrees with serde_json on every kind of character.
+    #[test]
+    fn many_attributes_trim_to_the_bound() {
+        let cfg = ReviewConfig::default();
+        let r = req("x");
+        let mut resp = ReviewResponse::deny(&r, "no");
+        for i in 0..3_000 {
+            resp.attributes.insert(format!("k{i}"), format!("\n{i}é"));
+        }
+        let (out, _) = cfg.enforce(Some(&r), resp);
+        let sent = serde_json::to_string(&out.attributes).unwrap().len();
+        assert!(
+            sent <= MAX_ATTRIBUTES_BYTES && sent > MAX_ATTRIBUTES_BYTES - 20,
+            "{sent}"
+        );
+        assert!(out.attributes.contains_key(REASON_ATTRIBUTE));
+        let all: String = (0u32..0x800).filter_map(char::from_u32).collect();
+        let mut a = BTreeMap::new();
+        for (i, c) in all.chars().enumerate() {
+            a.insert(format!("{c}{i}"), c.to_string());
+        }
+        assert_eq!(
+            attributes_json_len(&a),
+            serde_json::to_string(&a).unwrap().len()
+        );
+        assert_eq!(attributes_json_len(&BTreeMap::new()), 2);
     }
 
     #[test]

@@ -121,7 +121,7 @@ pub fn validate_response(
         }
         Some(_) => return Err(ContractViolation::BadAttributes),
     }
-    let size = crate::enforce::attributes_bytes(&attributes);
+    let size = crate::contract::attributes_json_len(&attributes);
     if size > MAX_ATTRIBUTES_BYTES {
         return Err(ContractViolation::AttributesTooLarge(size));
     }
