@@ -46,6 +46,7 @@
 pub mod api;
 pub mod app;
 pub mod checkpoint;
+pub mod remediation;
 mod sweep;
 
 pub use api::{ApiError, BudgetConfig};

@@ -2,6 +2,7 @@
 
 use crate::api::{ApiError, Budget, BudgetConfig, Group};
 use crate::checkpoint::{Checkpoint, CheckpointStore, StoreError};
+use crate::remediation::TagPlan;
 use crate::{AuditPolicy, Finding, MAX_TAGS, RoomView, Scope, Summary, SweepStatus};
 use aws_sdk_ivschat::config::http::HttpResponse;
 use aws_sdk_ivschat::types::{FallbackResult, MessageReviewHandler};
@@ -199,6 +200,15 @@ pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Why a fix was not made: the findings it would have created.
+fn would_create(created: &[Finding]) -> String {
+    let what: Vec<String> = created
+        .iter()
+        .map(|f| format!("{} ({})", f.rule, f.observed))
+        .collect();
+    format!("the change would create {}", what.join("; "))
 }
 
 fn handler_json(h: &Option<(String, String)>) -> Value {
@@ -657,83 +667,6 @@ impl Auditor {
         }
     }
 
-    /// The handler this room should have under the enabled remediations, and the rules
-    /// that call for it; `None` when there is nothing to change.
-    pub fn handler_target(
-        &self,
-        current: &Option<(String, String)>,
-    ) -> Option<((String, String), Vec<&'static str>)> {
-        let p = &self.policy;
-        let approved = p.approved_handlers().first();
-        let mut rules = Vec::new();
-        let target = match current {
-            None => {
-                // Only a room the policy finds wanting gets a handler.
-                let approved = approved?;
-                if !p.remediates("room.handler-missing") || !p.requires_handler() {
-                    return None;
-                }
-                rules.push("room.handler-missing");
-                let fb = p.fallback_result().unwrap_or("ALLOW");
-                if p.remediates("room.fallback") && fb != "ALLOW" {
-                    rules.push("room.fallback");
-                }
-                (approved.clone(), fb.to_string())
-            }
-            Some((uri, fb)) => {
-                let mut t = (uri.clone(), fb.clone());
-                if let Some(approved) = approved
-                    && p.remediates("room.handler-unapproved")
-                    && !p.approved_handlers().contains(uri)
-                {
-                    t.0 = approved.clone();
-                    rules.push("room.handler-unapproved");
-                }
-                if let Some(want) = p.fallback_result()
-                    && p.remediates("room.fallback")
-                    && fb != want
-                {
-                    t.1 = want.to_string();
-                    rules.push("room.fallback");
-                }
-                t
-            }
-        };
-        if rules.is_empty() || current.as_ref() == Some(&target) {
-            None
-        } else {
-            Some((target, rules))
-        }
-    }
-
-    /// Tags to add and keys to remove under the enabled remediations. Only keys the
-    /// policy names (`tags.defaults`, `tags.forbidden`) are ever touched.
-    pub fn tag_target(
-        &self,
-        tags: &BTreeMap<String, String>,
-    ) -> (BTreeMap<String, String>, Vec<String>) {
-        let p = &self.policy;
-        let add = if p.remediates("tag.required-missing") {
-            p.tag_defaults()
-                .iter()
-                .filter(|(k, _)| !tags.contains_key(*k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        } else {
-            BTreeMap::new()
-        };
-        let remove = if p.remediates("tag.forbidden-key") {
-            p.forbidden_tags()
-                .iter()
-                .filter(|k| tags.contains_key(*k))
-                .cloned()
-                .collect()
-        } else {
-            Vec::new()
-        };
-        (add, remove)
-    }
-
     /// Decides whether a change may be made now: `None` to go ahead, or the outcome to
     /// record instead (dry run, cap).
     fn gate<S: CheckpointStore, R: Report>(&self, run: &Run<'_, S, R>) -> Option<Outcome> {
@@ -751,9 +684,16 @@ impl Auditor {
         run: &mut Run<'_, S, R>,
         view: &RoomView,
     ) -> Result<(), ApiError> {
-        let Some((target, rules)) = self.handler_target(&view.handler) else {
+        let Some((target, rules)) = self.policy.handler_target(&view.handler) else {
             return Ok(());
         };
+        let after = RoomView {
+            handler: Some(target.clone()),
+            ..view.clone()
+        };
+        let created = self
+            .policy
+            .new_findings(view, &after, Scope::Rooms, &run.logging, run.now);
         let mut change = Change {
             resource_arn: view.arn.clone(),
             rules,
@@ -763,6 +703,12 @@ impl Auditor {
             outcome: Outcome::Planned,
             reason: None,
         };
+        if !created.is_empty() {
+            change.outcome = Outcome::Skipped;
+            change.reason = Some(would_create(&created));
+            run.record_change(change);
+            return Ok(());
+        }
         if let Some(outcome) = self.gate(run) {
             change.outcome = outcome;
             run.record_change(change);
@@ -777,7 +723,7 @@ impl Auditor {
         };
         let fresh = crate::handler_of(room.message_review_handler());
         change.before = handler_json(&fresh);
-        let Some(((uri, fb), rules)) = self.handler_target(&fresh) else {
+        let Some(((uri, fb), rules)) = self.policy.handler_target(&fresh) else {
             change.outcome = Outcome::AlreadyCompliant;
             change.after = change.before.clone();
             run.record_change(change);
@@ -804,8 +750,7 @@ impl Auditor {
         run: &mut Run<'_, S, R>,
         view: &RoomView,
     ) -> Result<(), ApiError> {
-        let (add, remove) = self.tag_target(&view.tags);
-        if add.is_empty() && remove.is_empty() {
+        if self.policy.tag_plan(view).is_empty() {
             return Ok(());
         }
         let fresh = if self.gate(run).is_none() {
@@ -825,7 +770,26 @@ impl Auditor {
             });
             return Ok(());
         };
-        let (add, remove) = self.tag_target(&tags);
+        let fresh_view = RoomView {
+            tags: tags.clone(),
+            ..view.clone()
+        };
+        let TagPlan { add, remove, held } = self.policy.tag_plan(&fresh_view);
+        for (key, value, created) in held {
+            let (action, rule, after) = match value {
+                Some(v) => ("TagResource", "tag.required-missing", json!({ &key: v })),
+                None => ("UntagResource", "tag.forbidden-key", json!({ &key: null })),
+            };
+            run.record_change(Change {
+                resource_arn: view.arn.clone(),
+                rules: vec![rule],
+                action,
+                before: json!({ &key: tags.get(&key) }),
+                after,
+                outcome: Outcome::Skipped,
+                reason: Some(would_create(&created)),
+            });
+        }
         // The named keys' values (null when absent).
         let named = |keys: &[&String]| {
             Value::Object(
@@ -922,87 +886,5 @@ impl Auditor {
         }
         run.record_change(change);
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const H: &str = "arn:aws:lambda:us-west-2:123456789012:function:review";
-
-    fn auditor(policy: &str) -> Auditor {
-        let conf = aws_sdk_ivschat::Config::builder()
-            .behavior_version(aws_sdk_ivschat::config::BehaviorVersion::latest())
-            .region(aws_sdk_ivschat::config::Region::new("us-west-2"))
-            .build();
-        let policy = AuditPolicy::parse(policy).unwrap();
-        Auditor::new(
-            aws_sdk_ivschat::Client::from_conf(conf),
-            policy,
-            Scope::All,
-            Options::default(),
-        )
-        .unwrap()
-    }
-
-    fn h(uri: &str, fb: &str) -> Option<(String, String)> {
-        Some((uri.to_string(), fb.to_string()))
-    }
-
-    /// Each row: remediated rules and `require_handler`, the room's handler, and the
-    /// handler remediation sets (`None`: leave the room alone).
-    #[test]
-    fn handler_targets_as_a_table() {
-        type Row = (
-            &'static str,
-            bool,
-            Option<(String, String)>,
-            Option<(String, String)>,
-        );
-        let all = r#""room.handler-missing", "room.handler-unapproved", "room.fallback""#;
-        let rows: Vec<Row> = vec![
-            (all, true, None, h(H, "DENY")),
-            (all, false, None, None),
-            (r#""room.fallback""#, true, None, None),
-            (all, true, h("arn:other", "ALLOW"), h(H, "DENY")),
-            (
-                r#""room.fallback""#,
-                true,
-                h("arn:other", "ALLOW"),
-                h("arn:other", "DENY"),
-            ),
-            (
-                r#""room.handler-unapproved""#,
-                true,
-                h("arn:other", "ALLOW"),
-                h(H, "ALLOW"),
-            ),
-            (all, true, h(H, "DENY"), None),
-        ];
-        for (i, (rules, require, current, want)) in rows.into_iter().enumerate() {
-            let a = auditor(&format!(
-                "version = 1\n[rooms]\nrequire_handler = {require}\napproved_handlers = [\"{H}\"]\nfallback_result = \"DENY\"\n[remediation]\nrules = [{rules}]\n"
-            ));
-            assert_eq!(a.handler_target(&current).map(|t| t.0), want, "row {i}");
-        }
-    }
-
-    #[test]
-    fn tag_targets_touch_only_named_keys() {
-        let a = auditor(
-            "version = 1\n[rooms]\nrequire_handler = false\n[tags]\nrequired = [\"owner\", \"team\"]\nforbidden = [\"temp\"]\n[tags.defaults]\nowner = \"unassigned\"\n[remediation]\nrules = [\"tag.required-missing\", \"tag.forbidden-key\"]\n",
-        );
-        let tags: BTreeMap<String, String> = [("temp", "1"), ("Temp", "2"), ("other", "x")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let (add, remove) = a.tag_target(&tags);
-        // `team` has no default; `Temp` and `other` are not named by the policy.
-        assert_eq!(
-            add,
-            BTreeMap::from([("owner".to_string(), "unassigned".to_string())])
-        );
-        assert_eq!(remove, ["temp"]);
     }
 }

@@ -479,7 +479,8 @@ async fn remediation_dry_run_changes_nothing_and_apply_fixes_only_named_things()
     assert!(out.changes.is_empty(), "{:?}", out.changes);
     assert!(!s.findings_by_rule.contains_key("room.handler-missing"));
 
-    // Tags: add the default owner, remove temp, leave Owner (the policy does not name it).
+    // Tags: add the default owner, remove temp, leave Owner (the policy does not name it),
+    // and never add `owner` beside `Owner`: that fix would create a case collision.
     let tags = Auditor::new(
         client(&emu),
         remediating(100),
@@ -488,21 +489,61 @@ async fn remediation_dry_run_changes_nothing_and_apply_fixes_only_named_things()
     )
     .unwrap();
     let mut out = Collect::default();
+    let report = Auditor::new(
+        client(&emu),
+        remediating(100),
+        Scope::Tags,
+        Options::default(),
+    )
+    .unwrap();
+    let found_before = report
+        .run(&NoStore, &mut Collect::default(), None)
+        .await
+        .unwrap()
+        .findings_by_rule;
     let s = tags.run(&NoStore, &mut out, None).await.unwrap();
+    let colliding = count(n, |i| i % 9 == 0 && i % 13 == 0);
+    assert!(colliding > 0);
     assert_eq!(
         s.changes[&Outcome::Applied],
-        count(n, |i| i % 9 == 0) + count(n, |i| i % 11 == 0)
+        count(n, |i| i % 9 == 0) - colliding + count(n, |i| i % 11 == 0)
+    );
+    assert_eq!(s.changes[&Outcome::Skipped], colliding);
+    let held = out
+        .changes
+        .iter()
+        .find(|c| c.outcome == Outcome::Skipped)
+        .unwrap();
+    assert!(
+        held.reason
+            .as_deref()
+            .unwrap()
+            .contains("tag.case-collision"),
+        "{held:?}"
     );
     for i in 0..n {
         let room = emu.room(&format!("fleet{i:07}")).unwrap();
-        let want_owner = if i % 9 == 0 {
-            "unassigned".to_string()
-        } else {
-            format!("team-{}", i % 5)
+        let want_owner = match (i % 9 == 0, i % 13 == 0) {
+            (true, true) => None,
+            (true, false) => Some("unassigned".to_string()),
+            _ => Some(format!("team-{}", i % 5)),
         };
-        assert_eq!(room.tags["owner"], want_owner, "room {i}");
+        assert_eq!(room.tags.get("owner").cloned(), want_owner, "room {i}");
         assert!(!room.tags.contains_key("temp"), "room {i}");
         assert_eq!(room.tags.contains_key("Owner"), i % 13 == 0, "room {i}");
+    }
+    // No rule has more findings after remediation than before.
+    let found_after = report
+        .run(&NoStore, &mut Collect::default(), None)
+        .await
+        .unwrap()
+        .findings_by_rule;
+    for (rule, n) in &found_after {
+        assert!(
+            *n <= found_before.get(rule).copied().unwrap_or(0),
+            "{rule}: {n} after, {:?} before",
+            found_before.get(rule)
+        );
     }
     let untag = out
         .changes
@@ -511,9 +552,15 @@ async fn remediation_dry_run_changes_nothing_and_apply_fixes_only_named_things()
         .unwrap();
     assert_eq!(untag.before, serde_json::json!({"temp": "1"}));
     assert_eq!(untag.after, serde_json::json!({"temp": null}));
+    // Idempotent: the next run makes nothing and holds the same fixes back.
     let mut out = Collect::default();
     tags.run(&NoStore, &mut out, None).await.unwrap();
-    assert!(out.changes.is_empty());
+    assert!(
+        out.changes.iter().all(|c| c.outcome == Outcome::Skipped),
+        "{:?}",
+        out.changes
+    );
+    assert_eq!(out.changes.len() as u64, colliding);
 }
 
 #[tokio::test]
