@@ -17,7 +17,8 @@
 use crate::checkpoint::{
     Checkpoint, CheckpointStore, DynamoDbStore, FileStore, NoStore, StoreError,
 };
-use crate::sweep::{AuditError, Auditor, JsonLines, Mode, Options, now_ms};
+use crate::report::JsonLines;
+use crate::sweep::{AuditError, Auditor, Mode, Options, now_ms};
 use crate::{AuditPolicy, Scope, Summary, SweepStatus};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::Value;
@@ -47,6 +48,33 @@ impl CheckpointStore for AnyStore {
             AnyStore::None(s) => s.save(audit, cp, expected).await,
             AnyStore::File(s) => s.save(audit, cp, expected).await,
             AnyStore::DynamoDb(s) => s.save(audit, cp, expected).await,
+        }
+    }
+    async fn save_seen(
+        &self,
+        audit: &str,
+        sweep: i64,
+        page: u64,
+        rooms: &[u64],
+    ) -> Result<(), StoreError> {
+        match self {
+            AnyStore::None(s) => s.save_seen(audit, sweep, page, rooms).await,
+            AnyStore::File(s) => s.save_seen(audit, sweep, page, rooms).await,
+            AnyStore::DynamoDb(s) => s.save_seen(audit, sweep, page, rooms).await,
+        }
+    }
+    async fn load_seen(&self, audit: &str, sweep: i64, pages: u64) -> Result<Vec<u64>, StoreError> {
+        match self {
+            AnyStore::None(s) => s.load_seen(audit, sweep, pages).await,
+            AnyStore::File(s) => s.load_seen(audit, sweep, pages).await,
+            AnyStore::DynamoDb(s) => s.load_seen(audit, sweep, pages).await,
+        }
+    }
+    async fn clear_seen(&self, audit: &str, sweep: i64) -> Result<(), StoreError> {
+        match self {
+            AnyStore::None(s) => s.clear_seen(audit, sweep).await,
+            AnyStore::File(s) => s.clear_seen(audit, sweep).await,
+            AnyStore::DynamoDb(s) => s.clear_seen(audit, sweep).await,
         }
     }
 }
@@ -258,6 +286,7 @@ impl From<AuditError> for lambda_runtime::Diagnostic {
             AuditError::Api(_) => "Api",
             AuditError::Store(_) => "CheckpointStore",
             AuditError::Config(_) => "Configuration",
+            AuditError::Listing(_) => "Listing",
         };
         lambda_runtime::Diagnostic {
             error_type: format!("AuditError.{kind}"),

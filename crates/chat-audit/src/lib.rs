@@ -46,14 +46,18 @@
 pub mod api;
 pub mod app;
 pub mod checkpoint;
+mod listing;
 pub mod remediation;
+mod report;
+pub mod seen;
 mod sweep;
 
 pub use api::{ApiError, BudgetConfig};
 pub use checkpoint::{
     Checkpoint, CheckpointStore, DynamoDbStore, FileStore, MemoryStore, NoStore, StoreError,
 };
-pub use sweep::{AuditError, Auditor, Change, Collect, JsonLines, Mode, Options, Outcome, Report};
+pub use report::{Change, Collect, JsonLines, Outcome, Report};
+pub use sweep::{AuditError, Auditor, Mode, Options};
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -835,6 +839,15 @@ pub struct Summary {
     pub changes: BTreeMap<Outcome, u64>,
     /// Wall time in milliseconds, over all invocations of the sweep.
     pub duration_ms: u64,
+    /// Rooms changed or created while the sweep ran that the main pass could not see
+    /// (ListRooms moves a changed room to the head, behind the cursor), found and checked
+    /// by a catch-up pass. Included in `rooms_scanned`.
+    pub rooms_caught_up: u64,
+    /// Catch-up passes made after the main pass (the last finds nothing new).
+    pub catch_up_passes: u64,
+    /// Page tokens the service rejected (expired): each time the pass listed from the
+    /// head again, skipping the rooms already checked.
+    pub token_restarts: u64,
 }
 
 impl Summary {

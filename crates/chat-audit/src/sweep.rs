@@ -3,10 +3,12 @@
 use crate::api::{ApiError, Budget, BudgetConfig, Group};
 use crate::checkpoint::{Checkpoint, CheckpointStore, StoreError};
 use crate::remediation::TagPlan;
+use crate::report::{Change, Outcome, Report};
+use crate::seen::Seen;
 use crate::{AuditPolicy, Finding, MAX_TAGS, RoomView, Scope, Summary, SweepStatus};
 use aws_sdk_ivschat::config::http::HttpResponse;
 use aws_sdk_ivschat::types::{FallbackResult, MessageReviewHandler};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -70,94 +72,6 @@ impl Default for Options {
     }
 }
 
-/// The outcome of one change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    /// Dry run: this change would be made.
-    Planned,
-    /// Made.
-    Applied,
-    /// The resource was already compliant when re-read before writing.
-    AlreadyCompliant,
-    /// Not made: the sweep reached `remediation.max_changes`.
-    Capped,
-    /// Not made, for the reason given.
-    Skipped,
-    /// The room was deleted before the change.
-    Vanished,
-}
-
-/// One remediation, with the state before and after (only the fields and tag keys the
-/// policy names).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Change {
-    /// The room's ARN.
-    pub resource_arn: String,
-    /// The rules it fixes.
-    pub rules: Vec<&'static str>,
-    /// `UpdateRoom`, `TagResource` or `UntagResource`.
-    pub action: &'static str,
-    /// Before.
-    pub before: Value,
-    /// After.
-    pub after: Value,
-    /// What happened.
-    pub outcome: Outcome,
-    /// Why, when skipped.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-/// Receives findings and changes as the sweep makes them.
-pub trait Report: Send {
-    /// One finding.
-    fn finding(&mut self, finding: &Finding);
-    /// One change (planned, applied or not made).
-    fn change(&mut self, change: &Change);
-}
-
-/// Writes one JSON object per line: `{"record":"finding",...}` and `{"record":"change",...}`.
-pub struct JsonLines<W>(pub W);
-
-impl<W: std::io::Write + Send> Report for JsonLines<W> {
-    fn finding(&mut self, finding: &Finding) {
-        let mut v = json!({"record": "finding"});
-        merge(&mut v, finding);
-        let _ = writeln!(self.0, "{v}");
-    }
-    fn change(&mut self, change: &Change) {
-        let mut v = json!({"record": "change"});
-        merge(&mut v, change);
-        let _ = writeln!(self.0, "{v}");
-    }
-}
-
-fn merge(into: &mut Value, what: &impl Serialize) {
-    if let (Some(obj), Ok(Value::Object(more))) = (into.as_object_mut(), serde_json::to_value(what))
-    {
-        obj.extend(more);
-    }
-}
-
-/// Keeps everything, for tests and embedding.
-#[derive(Debug, Default)]
-pub struct Collect {
-    /// Findings in order.
-    pub findings: Vec<Finding>,
-    /// Changes in order.
-    pub changes: Vec<Change>,
-}
-
-impl Report for Collect {
-    fn finding(&mut self, finding: &Finding) {
-        self.findings.push(finding.clone());
-    }
-    fn change(&mut self, change: &Change) {
-        self.changes.push(change.clone());
-    }
-}
-
 /// Why a sweep stopped with an error. The checkpoint is saved first (at the start of the
 /// page that failed), so the next invocation resumes there.
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +85,10 @@ pub enum AuditError {
     /// The configuration cannot work; the message says how to fix it.
     #[error("{0}")]
     Config(String),
+    /// The listing cannot be followed to its end (a token met twice, empty pages that
+    /// keep a token, rooms listed again and again, or page tokens rejected repeatedly).
+    #[error("ListRooms does not end: {0}")]
+    Listing(String),
 }
 
 /// Audits the rooms of one account and Region.
@@ -184,10 +102,10 @@ pub enum AuditError {
 /// # Ok(()) }
 /// ```
 pub struct Auditor {
-    client: aws_sdk_ivschat::Client,
-    policy: AuditPolicy,
-    scope: Scope,
-    options: Options,
+    pub(crate) client: aws_sdk_ivschat::Client,
+    pub(crate) policy: AuditPolicy,
+    pub(crate) scope: Scope,
+    pub(crate) options: Options,
 }
 
 fn now_secs() -> i64 {
@@ -200,6 +118,18 @@ pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// What an invocation returns when another one took the sweep over while it ran: the
+/// other saved last, so its checkpoint (and summary) is the sweep's; this one's unsaved
+/// page is redone there.
+fn superseded(audit: &str) -> Summary {
+    tracing::warn!("another invocation took the sweep over; stopping without saving");
+    Summary {
+        audit: audit.into(),
+        status: SweepStatus::Busy,
+        ..Summary::default()
+    }
 }
 
 /// Why a fix was not made: the findings it would have created.
@@ -219,27 +149,29 @@ fn handler_json(h: &Option<(String, String)>) -> Value {
 }
 
 /// Per-invocation state.
-struct Run<'a, S, R> {
-    audit: &'static str,
+pub(crate) struct Run<'a, S, R> {
+    pub(crate) audit: &'static str,
     /// How long a lease lasts from each save.
     lease: Duration,
-    store: &'a S,
+    pub(crate) store: &'a S,
     report: &'a mut R,
-    budget: Budget,
-    summary: Summary,
+    pub(crate) budget: Budget,
+    pub(crate) summary: Summary,
     /// The summary's counters when this invocation started.
     base: Summary,
     started: Instant,
     version: u64,
-    checkpoint: Checkpoint,
-    logging: HashMap<String, String>,
+    pub(crate) checkpoint: Checkpoint,
+    pub(crate) logging: HashMap<String, String>,
     watermark: Option<i64>,
     now: i64,
+    /// The rooms this sweep has checked.
+    pub(crate) seen: Seen,
 }
 
 impl<S: CheckpointStore, R: Report> Run<'_, S, R> {
     /// Folds this invocation's call counts and time into the summary.
-    fn sync(&mut self) {
+    pub(crate) fn sync(&mut self) {
         let b = &self.budget;
         let s = &mut self.summary;
         s.api_calls_by_operation = self.base.api_calls_by_operation.clone();
@@ -252,7 +184,7 @@ impl<S: CheckpointStore, R: Report> Run<'_, S, R> {
         s.duration_ms = self.base.duration_ms + self.started.elapsed().as_millis() as u64;
     }
 
-    async fn save(&mut self) -> Result<(), StoreError> {
+    pub(crate) async fn save(&mut self) -> Result<(), StoreError> {
         self.sync();
         if self.checkpoint.lease_until_ms != 0 {
             // Renew the lease with every page: a long run without a deadline keeps it.
@@ -372,11 +304,23 @@ impl Auditor {
             cp.summary.clone()
         } else {
             cp.next_token = None;
+            cp.pages = 0;
+            cp.catch_up_pass = 0;
+            cp.catch_up_found = 0;
             Summary {
                 audit: audit.into(),
                 sweep_started: now,
                 ..Summary::default()
             }
+        };
+        let seen = if resume {
+            Seen::from_rooms(
+                store
+                    .load_seen(audit, summary.sweep_started, cp.pages)
+                    .await?,
+            )
+        } else {
+            Seen::default()
         };
         summary.audit = audit.into();
         summary.invocations += 1;
@@ -412,6 +356,7 @@ impl Auditor {
             checkpoint: cp,
             logging: HashMap::new(),
             now,
+            seen,
         };
         // Claim the sweep (a conflict means another invocation got there first).
         match run.save().await {
@@ -443,6 +388,8 @@ impl Auditor {
             run.checkpoint.lease_until_ms = 0;
             if matches!(e, AuditError::Api(ApiError::Deadline { .. })) {
                 tracing::info!("stopping near the deadline; the next invocation resumes");
+            } else if matches!(e, AuditError::Store(StoreError::Conflict)) {
+                return Ok(superseded(audit));
             } else {
                 tracing::error!(error = %e, "sweep stopped; the checkpoint points at the failed page");
                 if let Err(save) = run.save().await {
@@ -458,99 +405,19 @@ impl Auditor {
             run.checkpoint.last_complete_started = Some(run.summary.sweep_started);
             run.checkpoint.limits = self.policy.limits_fingerprint();
         }
-        run.save().await?;
+        match run.save().await {
+            Err(StoreError::Conflict) => return Ok(superseded(audit)),
+            other => other?,
+        }
+        if run.summary.status == SweepStatus::Complete
+            && let Err(e) = store.clear_seen(audit, run.summary.sweep_started).await
+        {
+            tracing::warn!(error = %e, "could not clear the finished sweep's seen rooms");
+        }
         Ok(run.summary)
     }
 
-    /// Pages until done or stopped. On an error, returns it with the summary as it was at
-    /// the start of the failed page (the checkpoint still points there).
-    async fn pages<S: CheckpointStore, R: Report>(
-        &self,
-        run: &mut Run<'_, S, R>,
-    ) -> Result<(), (AuditError, Summary)> {
-        if self.scope.rooms() {
-            let snapshot = run.summary.clone();
-            run.logging = self
-                .logging_states(&mut run.budget)
-                .await
-                .map_err(|e| (e.into(), snapshot))?;
-        }
-        let mut slowest_page = Duration::ZERO;
-        let mut first_page = true;
-        loop {
-            if let Some(left) = run.budget.remaining()
-                && left < slowest_page + slowest_page / 2
-            {
-                return Err((
-                    ApiError::Deadline {
-                        operation: "ListRooms",
-                    }
-                    .into(),
-                    run.summary.clone(),
-                ));
-            }
-            let page_started = Instant::now();
-            let snapshot = run.summary.clone();
-            let token = run.checkpoint.next_token.clone();
-            let page = run
-                .budget
-                .call(Group::Room, "ListRooms", || {
-                    self.client
-                        .list_rooms()
-                        .max_results(self.options.page_size)
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await;
-            let page = match page {
-                Ok(p) => p,
-                // A token saved by an earlier invocation may have expired: start over. Only
-                // the first page of an invocation uses a saved token.
-                Err(ApiError::Rejected { code, .. })
-                    if token.is_some()
-                        && first_page
-                        && code.as_deref() == Some("ValidationException") =>
-                {
-                    tracing::warn!("the saved page token was rejected; starting the sweep over");
-                    first_page = false;
-                    run.checkpoint.next_token = None;
-                    run.summary = Summary {
-                        audit: run.summary.audit.clone(),
-                        sweep_started: run.now,
-                        invocations: 1,
-                        ..Summary::default()
-                    };
-                    // Calls already made in this invocation count towards the new sweep.
-                    run.base = Summary {
-                        audit: run.summary.audit.clone(),
-                        ..Summary::default()
-                    };
-                    continue;
-                }
-                Err(e) => return Err((e.into(), snapshot)),
-            };
-            first_page = false;
-            for room in page.rooms() {
-                if let Err(e) = self.room(run, room).await {
-                    return Err((e.into(), snapshot));
-                }
-            }
-            run.checkpoint.next_token = page.next_token().map(str::to_string);
-            if run.checkpoint.next_token.is_none() {
-                run.summary.status = SweepStatus::Complete;
-                run.sync();
-                return Ok(());
-            }
-            if let Err(e) = run.save().await {
-                // Point back at this page: it is redone, not skipped.
-                run.checkpoint.next_token = token;
-                return Err((e.into(), snapshot));
-            }
-            slowest_page = slowest_page.max(page_started.elapsed());
-        }
-    }
-
-    async fn logging_states(
+    pub(crate) async fn logging_states(
         &self,
         budget: &mut Budget,
     ) -> Result<HashMap<String, String>, ApiError> {
@@ -578,7 +445,7 @@ impl Auditor {
         }
     }
 
-    async fn room<S: CheckpointStore, R: Report>(
+    pub(crate) async fn room<S: CheckpointStore, R: Report>(
         &self,
         run: &mut Run<'_, S, R>,
         summary: &aws_sdk_ivschat::types::RoomSummary,

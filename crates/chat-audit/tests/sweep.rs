@@ -4,44 +4,15 @@
 //! apply.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use aws_sdk_ivschat::config::{BehaviorVersion, Credentials, Region};
 use chat_audit::{
-    ApiError, AuditError, AuditPolicy, Auditor, BudgetConfig, Checkpoint, CheckpointStore, Collect,
-    JsonLines, MemoryStore, Mode, NoStore, Options, Outcome, Scope, SweepStatus,
+    ApiError, AuditError, AuditPolicy, Auditor, Checkpoint, CheckpointStore, Collect, JsonLines,
+    MemoryStore, Mode, NoStore, Options, Outcome, Scope, SweepStatus,
 };
 use ivschat_emulator::{Emulator, Fault, RoomSeed};
+
+mod support;
 use std::time::{Duration, Instant};
-
-const HANDLER: &str = "arn:aws:lambda:us-west-2:123456789012:function:rule-review-handler";
-
-fn client(emu: &Emulator) -> aws_sdk_ivschat::Client {
-    let conf = aws_sdk_ivschat::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-west-2"))
-        .credentials_provider(Credentials::new("AKIDLOCAL", "secret", None, None, "test"))
-        .endpoint_url(emu.endpoint_url())
-        .build();
-    aws_sdk_ivschat::Client::from_conf(conf)
-}
-
-/// A budget that does not slow tests down (backoff in milliseconds).
-fn fast() -> Options {
-    Options {
-        budget: BudgetConfig {
-            room_tps: 2_000.0,
-            tag_tps: 2_000.0,
-            logging_tps: 2_000.0,
-            base_backoff: Duration::from_millis(1),
-            max_backoff: Duration::from_millis(20),
-            ..BudgetConfig::default()
-        },
-        ..Options::default()
-    }
-}
-
-fn policy() -> AuditPolicy {
-    AuditPolicy::default_policy().approve_handlers([HANDLER.to_string()])
-}
+use support::{HANDLER, client, count, fast, fleet, policy};
 
 fn with_limits() -> AuditPolicy {
     AuditPolicy::parse(&format!(
@@ -50,16 +21,6 @@ fn with_limits() -> AuditPolicy {
     ))
     .unwrap()
     .approve_handlers([HANDLER.to_string()])
-}
-
-async fn fleet(n: u64) -> Emulator {
-    let emu = Emulator::builder().start().await.unwrap();
-    emu.seed_fleet(n, HANDLER);
-    emu
-}
-
-fn count(n: u64, f: impl Fn(u64) -> bool) -> u64 {
-    (0..n).filter(|&i| f(i)).count() as u64
 }
 
 #[tokio::test]
@@ -84,13 +45,15 @@ async fn a_fleet_sweep_finds_every_seeded_problem_from_summaries_alone() {
         out.findings.len() as u64,
         s.findings_by_rule.values().sum::<u64>()
     );
-    // Six pages of 50 and one logging listing; no GetRoom, no ListTagsForResource.
+    // Six pages of 50, one catch-up page (nothing changed since the sweep began) and one
+    // logging listing; no GetRoom, no ListTagsForResource.
     let calls = emu.stats().calls;
-    assert_eq!(calls["ListRooms"], 6);
+    assert_eq!(calls["ListRooms"], 7);
     assert_eq!(calls["ListLoggingConfigurations"], 1);
     assert_eq!(calls.get("GetRoom"), None);
-    assert_eq!(s.api_calls, 7);
-    assert_eq!(s.api_calls_by_operation["ListRooms"], 6);
+    assert_eq!(s.api_calls, 8);
+    assert_eq!(s.api_calls_by_operation["ListRooms"], 7);
+    assert_eq!((s.catch_up_passes, s.rooms_caught_up), (1, 0));
 
     let auditor = Auditor::new(client(&emu), policy(), Scope::Tags, fast()).unwrap();
     let s = auditor
@@ -336,7 +299,7 @@ async fn a_sweep_near_its_deadline_stops_and_the_next_invocation_resumes() {
     assert_eq!(last.rooms_scanned, n, "every room once");
     assert_eq!(last.invocations, 2);
     assert_eq!(last.sweep_started, first.sweep_started);
-    assert_eq!(emu.stats().calls["ListRooms"], 6);
+    assert_eq!(emu.stats().calls["ListRooms"], 7);
     // The resumed sweep's totals equal a one-shot sweep's.
     let one_shot = Auditor::new(client(&emu), policy(), Scope::Rooms, fast())
         .unwrap()
@@ -350,15 +313,23 @@ async fn a_sweep_near_its_deadline_stops_and_the_next_invocation_resumes() {
     assert_eq!(cp.last_complete_started, Some(first.sweep_started));
 }
 
+/// A saved token that has expired since the last invocation: the sweep lists from the
+/// head again and goes on (its totals and invocations kept), not over.
 #[tokio::test]
-async fn an_expired_page_token_starts_the_sweep_over() {
+async fn an_expired_saved_token_lists_from_the_head_and_the_sweep_goes_on() {
     let emu = fleet(70).await;
     let store = MemoryStore::new();
-    let stale = Checkpoint {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut stale = Checkpoint {
         in_progress: true,
         next_token: Some("token-from-last-week".into()),
         ..Checkpoint::default()
     };
+    stale.summary.sweep_started = now - 60;
+    stale.summary.invocations = 1;
     store.save("room-audit", &stale, 0).await.unwrap();
     let auditor = Auditor::new(client(&emu), policy(), Scope::Rooms, fast()).unwrap();
     let s = auditor
@@ -367,8 +338,10 @@ async fn an_expired_page_token_starts_the_sweep_over() {
         .unwrap();
     assert_eq!(s.status, SweepStatus::Complete);
     assert_eq!(s.rooms_scanned, 70);
-    assert_eq!(s.invocations, 1);
-    assert_eq!(s.api_calls_by_operation["ListRooms"], 3);
+    assert_eq!((s.invocations, s.token_restarts), (2, 1));
+    assert_eq!(s.sweep_started, now - 60);
+    // The rejected call, two pages, one catch-up page.
+    assert_eq!(s.api_calls_by_operation["ListRooms"], 4);
 }
 
 #[tokio::test]

@@ -251,6 +251,11 @@ pub enum Fault {
     AccessDenied,
     /// 200 with a body that is not valid JSON.
     Malformed,
+    /// 429 ThrottlingException, whatever the rate (a burst longer than a client's backoff).
+    Throttle,
+    /// The normal answer, this much later (a slow service, or a timeout for a client with
+    /// a shorter attempt timeout).
+    Slow(Duration),
 }
 
 struct Bucket {
@@ -297,10 +302,19 @@ struct State {
     /// (operation, call number, room id, replacement): remove or replace the room when
     /// that call arrives.
     removals: Vec<(String, u64, String, Option<RoomSeed>)>,
+    /// (operation, call number): every page token issued so far expires when that call
+    /// arrives.
+    expiries: Vec<(String, u64)>,
+    /// Tokens carry the epoch they were issued in; a token of an earlier epoch is expired.
+    token_epoch: u64,
+    /// The last page of ListRooms points back at the first: a listing that never ends.
+    endless: bool,
     rooms: HashMap<String, Room>,
     logging: HashMap<String, (String, String)>, // id -> (name, state)
     buckets: HashMap<Group, Bucket>,
-    faults: Vec<(Option<String>, Fault, u32)>,
+    /// (operation or any, fault, requests left, the operation's call number from which
+    /// it applies).
+    faults: Vec<(Option<String>, Fault, u32, u64)>,
     latency: Duration,
     stats: Stats,
     clock: u128,
@@ -450,7 +464,15 @@ impl Emulator {
     pub fn inject(&self, op: Option<&str>, fault: Fault, count: u32) {
         lock(&self.state)
             .faults
-            .push((op.map(str::to_string), fault, count));
+            .push((op.map(str::to_string), fault, count, 0));
+    }
+
+    /// Injects `fault` into `count` requests of `op` from its `n`th call on (counting
+    /// from the start): a fault in the middle of a sweep.
+    pub fn inject_from(&self, op: &str, n: u64, fault: Fault, count: u32) {
+        lock(&self.state)
+            .faults
+            .push((Some(op.to_string()), fault, count, n));
     }
 
     /// Removes room `id` when the `n`th call (counting from the start) of `op` arrives,
@@ -467,6 +489,23 @@ impl Emulator {
         lock(&self.state)
             .removals
             .push((op.to_string(), n, seed.id.clone(), Some(seed)));
+    }
+
+    /// Expires every ListRooms page token issued so far (as a token kept between two
+    /// scheduled runs may expire): the service answers it with ValidationException.
+    pub fn expire_tokens(&self) {
+        lock(&self.state).token_epoch += 1;
+    }
+
+    /// Expires every page token issued so far when the `n`th call of `op` arrives, before
+    /// it is served (a token that expires on a later page of a sweep).
+    pub fn expire_tokens_on(&self, op: &str, n: u64) {
+        lock(&self.state).expiries.push((op.to_string(), n));
+    }
+
+    /// Makes ListRooms endless (`true`): its last page carries a token back to the first.
+    pub fn endless_listing(&self, endless: bool) {
+        lock(&self.state).endless = endless;
     }
 
     /// Seeds `n` rooms of a mixed fleet (see [`fleet_room`]) updated from a day ago, and
@@ -574,7 +613,7 @@ async fn serve(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Ful
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::new(),
     };
-    let (latency, fault, throttled) = {
+    let (mut latency, fault, throttled) = {
         let mut s = lock(&state);
         let n = {
             let c = s.stats.calls.entry(op.to_string()).or_default();
@@ -593,27 +632,32 @@ async fn serve(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Ful
                 insert(&mut s, seed);
             }
         }
+        if s.expiries.iter().any(|(o, at)| o == op && *at == n) {
+            s.token_epoch += 1;
+        }
         let throttled = s.buckets.get_mut(&group).is_some_and(|b| !b.take());
         if throttled {
             s.stats.throttled += 1;
         }
         let mut fault = None;
         if !throttled
-            && let Some(slot) = s
-                .faults
-                .iter_mut()
-                .find(|(o, _, n)| *n > 0 && o.as_deref().is_none_or(|o| o == op))
+            && let Some(slot) = s.faults.iter_mut().find(|(o, _, left, from)| {
+                *left > 0 && n >= *from && o.as_deref().is_none_or(|o| o == op)
+            })
         {
             slot.2 -= 1;
             fault = Some(slot.1.clone());
         }
-        s.faults.retain(|(_, _, n)| *n > 0);
+        s.faults.retain(|(_, _, left, _)| *left > 0);
         (s.latency, fault, throttled)
     };
+    if let Some(Fault::Slow(d)) = fault {
+        latency += d;
+    }
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    if throttled {
+    if throttled || fault == Some(Fault::Throttle) {
         return error(
             StatusCode::TOO_MANY_REQUESTS,
             "ThrottlingException",
@@ -642,7 +686,7 @@ async fn serve(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Ful
             }
             return r;
         }
-        None => {}
+        Some(Fault::Throttle | Fault::Slow(_)) | None => {}
     }
     let input: Map<String, Value> = if body.is_empty() {
         Map::new()
@@ -721,18 +765,25 @@ fn list_rooms(s: &State, input: &Map<String, Value>) -> Response<Full<Bytes>> {
         .collect();
     // Newest update first; the token is the position key of the last room returned, so a
     // room deleted mid-sweep does not shift the pages after it.
-    rooms.sort_by_key(|r| std::cmp::Reverse(r.updated_nanos));
-    let start = match input.get("nextToken").and_then(Value::as_str) {
-        None => 0,
-        Some(t) => match t
-            .strip_prefix("after-")
-            .and_then(|n| n.parse::<u128>().ok())
-        {
-            Some(key) => rooms.partition_point(|r| r.updated_nanos >= key),
+    if let Some(t) = input.get("nextToken").and_then(Value::as_str) {
+        match parse_token(t) {
+            Some((_, epoch)) if epoch != s.token_epoch => {
+                return validation("nextToken has expired");
+            }
+            Some((key, _)) => rooms.retain(|r| r.updated_nanos < key),
             None => return validation("nextToken is not valid"),
-        },
-    };
-    let page: Vec<&Room> = rooms.iter().skip(start).take(size).copied().collect();
+        }
+    }
+    // The page is the `size` newest of what is left: selected, then sorted (a fleet of
+    // 50,000 rooms is not sorted for every page).
+    let newest_first = |a: &&Room, b: &&Room| b.updated_nanos.cmp(&a.updated_nanos);
+    let more = rooms.len() > size;
+    if more {
+        rooms.select_nth_unstable_by(size, newest_first);
+        rooms.truncate(size);
+    }
+    rooms.sort_unstable_by(newest_first);
+    let page = rooms;
     let summaries = page
         .iter()
         .map(|r| {
@@ -746,15 +797,27 @@ fn list_rooms(s: &State, input: &Map<String, Value>) -> Response<Full<Bytes>> {
         })
         .collect::<Vec<_>>();
     let mut out = json!({ "rooms": summaries });
-    if start + page.len() < rooms.len()
-        && let (Some(last), Some(obj)) = (page.last(), out.as_object_mut())
-    {
+    let next = if more {
+        page.last().map(|last| last.updated_nanos)
+    } else if s.endless {
+        // Back to the first page: after a key newer than any room.
+        Some(u128::MAX)
+    } else {
+        None
+    };
+    if let (Some(key), Some(obj)) = (next, out.as_object_mut()) {
         obj.insert(
             "nextToken".into(),
-            json!(format!("after-{}", last.updated_nanos)),
+            json!(format!("after-{key}-e{}", s.token_epoch)),
         );
     }
     ok(out)
+}
+
+/// A ListRooms token's position key and epoch (`after-<key>-e<epoch>`).
+fn parse_token(t: &str) -> Option<(u128, u64)> {
+    let (key, epoch) = t.strip_prefix("after-")?.split_once("-e")?;
+    Some((key.parse().ok()?, epoch.parse().ok()?))
 }
 
 fn update_room(s: &mut State, input: &Map<String, Value>) -> Response<Full<Bytes>> {
