@@ -15,7 +15,7 @@
 //! | `AWS_ENDPOINT_URL_IVSCHAT` | another IVS Chat endpoint (the local emulator) |
 
 use crate::checkpoint::{
-    Checkpoint, CheckpointStore, DynamoDbStore, FileStore, NoStore, StoreError,
+    Checkpoint, CheckpointStore, DynamoDbStore, FileStore, NoStore, SeenPage, StoreError,
 };
 use crate::report::JsonLines;
 use crate::sweep::{AuditError, Auditor, Mode, Options, now_ms};
@@ -50,17 +50,17 @@ impl CheckpointStore for AnyStore {
             AnyStore::DynamoDb(s) => s.save(audit, cp, expected).await,
         }
     }
-    async fn save_seen(
+    async fn save_page(
         &self,
         audit: &str,
-        sweep: i64,
-        page: u64,
-        rooms: &[u64],
-    ) -> Result<(), StoreError> {
+        cp: &Checkpoint,
+        expected: u64,
+        seen: SeenPage<'_>,
+    ) -> Result<u64, StoreError> {
         match self {
-            AnyStore::None(s) => s.save_seen(audit, sweep, page, rooms).await,
-            AnyStore::File(s) => s.save_seen(audit, sweep, page, rooms).await,
-            AnyStore::DynamoDb(s) => s.save_seen(audit, sweep, page, rooms).await,
+            AnyStore::None(s) => s.save_page(audit, cp, expected, seen).await,
+            AnyStore::File(s) => s.save_page(audit, cp, expected, seen).await,
+            AnyStore::DynamoDb(s) => s.save_page(audit, cp, expected, seen).await,
         }
     }
     async fn load_seen(&self, audit: &str, sweep: i64, pages: u64) -> Result<Vec<u64>, StoreError> {

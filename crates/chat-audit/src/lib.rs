@@ -54,7 +54,8 @@ mod sweep;
 
 pub use api::{ApiError, BudgetConfig};
 pub use checkpoint::{
-    Checkpoint, CheckpointStore, DynamoDbStore, FileStore, MemoryStore, NoStore, StoreError,
+    CHECKPOINT_FORMAT, Checkpoint, CheckpointStore, DynamoDbStore, FileStore, MemoryStore, NoStore,
+    SeenPage, StoreError,
 };
 pub use report::{Change, Collect, JsonLines, Outcome, Report};
 pub use sweep::{AuditError, Auditor, Mode, Options};

@@ -91,6 +91,7 @@ struct PageStart {
     token: Option<String>,
     pass: u32,
     found: u64,
+    pass_pages: u64,
 }
 
 impl PageStart {
@@ -99,14 +100,29 @@ impl PageStart {
             token: run.checkpoint.next_token.clone(),
             pass: run.checkpoint.catch_up_pass,
             found: run.checkpoint.catch_up_found,
+            pass_pages: run.checkpoint.pass_pages,
         }
     }
 
     fn restore<S, R>(self, run: &mut Run<'_, S, R>) {
         run.checkpoint.next_token = self.token;
         run.checkpoint.catch_up_pass = self.pass;
-        run.checkpoint.catch_up_found = self.found;
+        run.checkpoint.pass_pages = self.pass_pages;
+        // A catch-up page may have fixed a room (moving it to the head, behind the
+        // cursor) before it failed: the redo cannot see that room, so one more pass must.
+        run.checkpoint.catch_up_found = if self.pass > 0 {
+            self.found.max(1)
+        } else {
+            self.found
+        };
     }
+}
+
+/// Pages a pass may list, over all its invocations, before it is taken for endless:
+/// twice what the rooms seen so far could fill, and some.
+fn pass_page_limit(rooms_seen: usize, page_size: i32) -> u64 {
+    let pages = rooms_seen as u64 / page_size.max(1) as u64 + 1;
+    2 * pages + 10
 }
 
 impl Auditor {
@@ -171,6 +187,7 @@ impl Auditor {
                         return Err((e, snapshot));
                     }
                     run.checkpoint.next_token = None;
+                    run.checkpoint.pass_pages = 0;
                     guard = PassGuard::default();
                     continue;
                 }
@@ -182,7 +199,22 @@ impl Auditor {
                 .map(|r| room_key(r.arn().unwrap_or_default()))
                 .collect();
             let mut next = page.next_token().map(str::to_string);
-            if let Err(why) = guard.page(next.as_deref(), &keys, self.options.page_size) {
+            run.checkpoint.pass_pages += 1;
+            let limit = pass_page_limit(run.seen.len(), self.options.page_size);
+            let endless = guard
+                .page(next.as_deref(), &keys, self.options.page_size)
+                .err()
+                .or_else(|| {
+                    (run.checkpoint.pass_pages > limit).then(|| {
+                        format!(
+                            "a pass listed {} pages with {} rooms seen",
+                            run.checkpoint.pass_pages,
+                            run.seen.len()
+                        )
+                    })
+                });
+            if let Some(why) = endless {
+                at_start.restore(run);
                 return Err((AuditError::Listing(why), snapshot));
             }
             let catching_up = run.checkpoint.catch_up_pass > 0;
@@ -190,12 +222,15 @@ impl Auditor {
                 if run.seen.contains(key) {
                     continue;
                 }
-                if let Err(e) = self.room(run, room).await {
-                    at_start.restore(run);
-                    return Err((e.into(), snapshot));
-                }
+                let scanned = match self.room(run, room).await {
+                    Ok(scanned) => scanned,
+                    Err(e) => {
+                        at_start.restore(run);
+                        return Err((e.into(), snapshot));
+                    }
+                };
                 run.seen.insert(key);
-                if catching_up {
+                if catching_up && scanned {
                     run.summary.rooms_caught_up += 1;
                     run.checkpoint.catch_up_found += 1;
                 }
@@ -224,6 +259,7 @@ impl Auditor {
                 // The end of a pass that found something: another pass from the head.
                 run.checkpoint.catch_up_pass = pass + 1;
                 run.checkpoint.catch_up_found = 0;
+                run.checkpoint.pass_pages = 0;
                 run.summary.catch_up_passes = u64::from(pass + 1);
                 guard = PassGuard::default();
             }
@@ -237,17 +273,18 @@ impl Auditor {
         }
     }
 
-    /// Saves the page's seen rooms, then the checkpoint that counts the page.
+    /// Saves the checkpoint that counts the page, with the rooms it checked first as the
+    /// next page of the seen set (a page of rooms already seen adds nothing to it).
     async fn save_page<S: CheckpointStore, R: Report>(
         &self,
         run: &mut Run<'_, S, R>,
     ) -> Result<(), crate::checkpoint::StoreError> {
+        if run.seen.page().is_empty() {
+            return run.save().await;
+        }
         let page = run.checkpoint.pages;
-        run.store
-            .save_seen(run.audit, run.summary.sweep_started, page, run.seen.page())
-            .await?;
         run.checkpoint.pages = page + 1;
-        if let Err(e) = run.save().await {
+        if let Err(e) = run.save_with_page(page).await {
             run.checkpoint.pages = page;
             return Err(e);
         }

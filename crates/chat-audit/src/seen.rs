@@ -78,6 +78,11 @@ impl Seen {
         &self.page
     }
 
+    /// Rooms checked in all.
+    pub(crate) fn len(&self) -> usize {
+        self.rooms.len()
+    }
+
     /// Starts the next page.
     pub(crate) fn next_page(&mut self) {
         self.page.clear();

@@ -1,7 +1,9 @@
 //! The sweep: every room, page by page, within the request budget, resumable.
 
 use crate::api::{ApiError, Budget, BudgetConfig, Group};
+use crate::checkpoint::{CHECKPOINT_FORMAT, SeenPage};
 use crate::checkpoint::{Checkpoint, CheckpointStore, StoreError};
+use crate::listing::CLOCK_SKEW_MARGIN_SECS;
 use crate::remediation::TagPlan;
 use crate::report::{Change, Outcome, Report};
 use crate::seen::Seen;
@@ -184,16 +186,38 @@ impl<S: CheckpointStore, R: Report> Run<'_, S, R> {
         s.duration_ms = self.base.duration_ms + self.started.elapsed().as_millis() as u64;
     }
 
-    pub(crate) async fn save(&mut self) -> Result<(), StoreError> {
+    /// Brings the checkpoint up to date before a save.
+    fn prepare(&mut self) {
         self.sync();
         if self.checkpoint.lease_until_ms != 0 {
             // Renew the lease with every page: a long run without a deadline keeps it.
             self.checkpoint.lease_until_ms = now_ms() + self.lease.as_millis() as u64;
         }
+        self.checkpoint.format = CHECKPOINT_FORMAT;
         self.checkpoint.summary = self.summary.clone();
+    }
+
+    pub(crate) async fn save(&mut self) -> Result<(), StoreError> {
+        self.prepare();
         self.version = self
             .store
             .save(self.audit, &self.checkpoint, self.version)
+            .await?;
+        Ok(())
+    }
+
+    /// Saves the checkpoint with the rooms first checked on the page just done, as page
+    /// `page` of the seen set (in one write: see [`CheckpointStore::save_page`]).
+    pub(crate) async fn save_with_page(&mut self, page: u64) -> Result<(), StoreError> {
+        self.prepare();
+        let seen = SeenPage {
+            sweep: self.summary.sweep_started,
+            page,
+            rooms: self.seen.page(),
+        };
+        self.version = self
+            .store
+            .save_page(self.audit, &self.checkpoint, self.version, seen)
             .await?;
         Ok(())
     }
@@ -299,7 +323,28 @@ impl Auditor {
                 ..Summary::default()
             });
         }
-        let resume = cp.in_progress && !self.options.restart;
+        let mut resume = cp.in_progress && !self.options.restart;
+        if resume && cp.format != CHECKPOINT_FORMAT {
+            tracing::warn!(
+                format = cp.format,
+                "the sweep in progress was saved by another release; starting a new sweep"
+            );
+            resume = false;
+        }
+        let mut seen = Seen::default();
+        if resume {
+            match store
+                .load_seen(audit, cp.summary.sweep_started, cp.pages)
+                .await
+            {
+                Ok(rooms) => seen = Seen::from_rooms(rooms),
+                Err(StoreError::Incomplete(why)) => {
+                    tracing::warn!(%why, "the sweep's seen rooms are incomplete; starting a new sweep");
+                    resume = false;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         let mut summary = if resume {
             cp.summary.clone()
         } else {
@@ -307,20 +352,12 @@ impl Auditor {
             cp.pages = 0;
             cp.catch_up_pass = 0;
             cp.catch_up_found = 0;
+            cp.pass_pages = 0;
             Summary {
                 audit: audit.into(),
                 sweep_started: now,
                 ..Summary::default()
             }
-        };
-        let seen = if resume {
-            Seen::from_rooms(
-                store
-                    .load_seen(audit, summary.sweep_started, cp.pages)
-                    .await?,
-            )
-        } else {
-            Seen::default()
         };
         summary.audit = audit.into();
         summary.invocations += 1;
@@ -350,9 +387,11 @@ impl Auditor {
             version,
             // Rooms unchanged since the last complete sweep keep their limits, unless the
             // bounds the limits are checked against have changed since.
+            // Less the clock-skew margin: the service's update times and ours may differ.
             watermark: cp
                 .last_complete_started
-                .filter(|_| cp.limits == self.policy.limits_fingerprint()),
+                .filter(|_| cp.limits == self.policy.limits_fingerprint())
+                .map(|t| t - CLOCK_SKEW_MARGIN_SECS),
             checkpoint: cp,
             logging: HashMap::new(),
             now,
@@ -445,14 +484,16 @@ impl Auditor {
         }
     }
 
+    /// Checks one room from a listing (and fixes it, if remediation is on). `Ok(false)`:
+    /// there was nothing to check (no ARN, or the room vanished).
     pub(crate) async fn room<S: CheckpointStore, R: Report>(
         &self,
         run: &mut Run<'_, S, R>,
         summary: &aws_sdk_ivschat::types::RoomSummary,
-    ) -> Result<(), ApiError> {
+    ) -> Result<bool, ApiError> {
         let mut view = RoomView::from_summary(summary);
         if view.arn.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         // Tags are in the summary; read them only if the service left them out.
         if self.scope.tags() && summary.tags().is_none() {
@@ -460,7 +501,7 @@ impl Auditor {
                 Some(tags) => view.tags = tags,
                 None => {
                     run.summary.rooms_vanished += 1;
-                    return Ok(());
+                    return Ok(false);
                 }
             }
         }
@@ -474,7 +515,7 @@ impl Auditor {
                 Some(out) => view = view.with_limits(&out),
                 None => {
                     run.summary.rooms_vanished += 1;
-                    return Ok(());
+                    return Ok(false);
                 }
             }
         }
@@ -492,7 +533,7 @@ impl Auditor {
                 self.fix_tags(run, &view).await?;
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// GetRoom; `None` when the room is gone.

@@ -324,6 +324,7 @@ async fn an_expired_saved_token_lists_from_the_head_and_the_sweep_goes_on() {
         .unwrap()
         .as_secs() as i64;
     let mut stale = Checkpoint {
+        format: chat_audit::CHECKPOINT_FORMAT,
         in_progress: true,
         next_token: Some("token-from-last-week".into()),
         ..Checkpoint::default()
