@@ -272,6 +272,11 @@ pub struct ReviewResponse {
     pub attributes: BTreeMap<String, String>,
 }
 
+/// The prefix of the attributes a moderating handler sets (`mod.flagged`, ...): a
+/// client's own attributes with it are removed, and enforcement keeps them (with
+/// [`REASON_ATTRIBUTE`]) over the client's when attributes must be dropped.
+pub const MODERATION_PREFIX: &str = "mod.";
+
 /// The attribute that carries a user-safe reason on DENY.
 pub const REASON_ATTRIBUTE: &str = "Reason";
 

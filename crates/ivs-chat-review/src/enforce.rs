@@ -1,8 +1,8 @@
 //! Contract enforcement on the way out: every response sent to IVS is valid.
 
 use crate::contract::{
-    MAX_ATTRIBUTES_BYTES, MAX_CONTENT_CHARS, REASON_ATTRIBUTE, ReviewRequest, ReviewResponse,
-    ReviewResult, attribute_json_len, attributes_json_len,
+    MAX_ATTRIBUTES_BYTES, MAX_CONTENT_CHARS, MODERATION_PREFIX, REASON_ATTRIBUTE, ReviewRequest,
+    ReviewResponse, ReviewResult, attribute_json_len, attributes_json_len,
 };
 use std::collections::BTreeMap;
 
@@ -84,7 +84,7 @@ fn trim_attributes(attributes: &mut BTreeMap<String, String>) {
         .iter()
         .enumerate()
         .map(|(i, (k, v))| {
-            let own = k == REASON_ATTRIBUTE || k.starts_with(crate::rules::MODERATION_PREFIX);
+            let own = k == REASON_ATTRIBUTE || k.starts_with(MODERATION_PREFIX);
             (own, attribute_json_len(k, v), i)
         })
         .collect();

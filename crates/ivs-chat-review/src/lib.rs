@@ -50,8 +50,9 @@ mod service;
 pub mod simulator;
 
 pub use contract::{
-    InvalidRequest, MAX_ATTRIBUTES_BYTES, MAX_CONTENT_CHARS, REASON_ATTRIBUTE, ReviewRequest,
-    ReviewResponse, ReviewResult, Sender, attributes_json_len, decode, json_string_len,
+    InvalidRequest, MAX_ATTRIBUTES_BYTES, MAX_CONTENT_CHARS, MODERATION_PREFIX, REASON_ATTRIBUTE,
+    ReviewRequest, ReviewResponse, ReviewResult, Sender, attributes_json_len, decode,
+    json_string_len,
 };
 pub use enforce::{Correction, PLACEHOLDER_CONTENT, ReviewConfig};
 #[cfg(feature = "rules")]

@@ -1,11 +1,9 @@
 //! [`RuleReviewer`]: reviews messages with a [`chat_rules`] policy set.
 
-use crate::contract::{ReviewRequest, ReviewResponse};
+use crate::contract::{MODERATION_PREFIX, ReviewRequest, ReviewResponse};
 use crate::service::{BoxError, Review, Reviewer};
 use chat_rules::{Action, Outcome, PolicySet, Sender};
 
-/// The prefix of the attributes this reviewer sets; clients' own are removed.
-pub const MODERATION_PREFIX: &str = "mod.";
 /// Attribute set to `"true"` on messages that a `flag` rule fired on.
 pub const FLAGGED_ATTRIBUTE: &str = "mod.flagged";
 /// Attribute with the highest severity among the enforced rules that fired.
