@@ -9,8 +9,10 @@
 //!   compiled into one Aho-Corasick automaton, with an **allow list** that suppresses
 //!   overlapping matches (`Scunthorpe`, `cocktail`, `shiitake` pass; `cunt`, `cock`,
 //!   `shit` do not).
-//! - **Normalisation** against evasions: compatibility forms, TR39 look-alikes, accents,
-//!   leetspeak, invisible characters, separated letters, repeated letters, self-censoring.
+//! - **Normalisation** against evasions: compatibility forms, TR39 look-alikes, letters by
+//!   their Unicode names (small capitals, modifier letters, regional indicators, negative
+//!   squared letters), HTML character references, accents, leetspeak, invisible
+//!   characters, separated letters, repeated letters, self-censoring.
 //!   Matches map back to exact spans of the original text, so masks hide exactly the
 //!   offending characters.
 //! - **Regex rules** (Rust `regex`: linear time, size-limited).
@@ -40,6 +42,7 @@
 
 mod default;
 mod engine;
+mod entities;
 mod error;
 mod examples;
 mod fold_table;

@@ -11,6 +11,7 @@
 //! separated single letters and collapses repeats. Every step can be switched off in the
 //! policy (`[normalize]`).
 
+use crate::entities::html_entity;
 use crate::fold_table::{FOLD, FoldKind, IGNORE};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,12 @@ pub struct NormalizeOptions {
     pub compatibility: bool,
     /// Cross-script look-alikes from Unicode TR39 confusables (Cyrillic `а`, Greek `ο`, ...).
     pub confusables: bool,
+    /// Characters whose Unicode name spells a Latin letter that neither NFKD nor TR39
+    /// fold: small capitals (`ꜰᴋ`), modifier letters, regional indicators (`🇫`), negative
+    /// squared letters (`🅵`), letters with hooks and strokes (`ƙ`).
+    pub letterlike: bool,
+    /// Decode HTML character references before matching (`&#102;`, `&#x66;`, `&amp;`).
+    pub entities: bool,
     /// Strip accents and other combining marks (`é` to `e`, zalgo to plain letters).
     pub accents: bool,
     /// Leetspeak digits and symbols (`0` o, `1` `!` `|` i/l, `3` e, `4` `@` a, `5` `$` s, `7` `+` t, `8` b, `9` g).
@@ -41,6 +48,8 @@ impl Default for NormalizeOptions {
         Self {
             compatibility: true,
             confusables: true,
+            letterlike: true,
+            entities: true,
             accents: true,
             leetspeak: true,
             invisible: true,
@@ -255,9 +264,36 @@ impl Normalizer {
         let o = self.options;
         let mut chars = text.char_indices().peekable();
         let mut prev_word = false;
-        while let Some((i, c)) = chars.next() {
+        // Where the run of regional indicators under way ends, and whether it is spelled
+        // out (three or more: one or two are a flag, not letters).
+        let mut indicators: Option<(usize, bool)> = None;
+        while let Some((i, raw)) = chars.next() {
+            if is_regional_indicator(raw) && indicators.is_none_or(|(end, _)| i >= end) {
+                let run = text[i..]
+                    .chars()
+                    .take_while(|&c| is_regional_indicator(c))
+                    .count();
+                indicators = Some((i + run * raw.len_utf8(), run >= 3));
+            }
+            if is_regional_indicator(raw) && indicators.is_some_and(|(_, spelled)| !spelled) {
+                prev_word = false;
+                push_sep(&mut first, i as u32, (i + raw.len_utf8()) as u32);
+                continue;
+            }
             let start = i as u32;
-            let end = (i + c.len_utf8()) as u32;
+            let mut end = (i + raw.len_utf8()) as u32;
+            let mut c = raw;
+            // A character reference stands for its character, over its whole span.
+            if raw == '&'
+                && o.entities
+                && let Some((decoded, len)) = html_entity(&text[i..])
+            {
+                c = decoded;
+                end = (i + len) as u32;
+                while chars.peek().is_some_and(|&(j, _)| j < i + len) {
+                    chars.next();
+                }
+            }
             let next = chars.peek().map(|&(_, n)| n);
             let next_is_word = next.is_some_and(|n| {
                 n.is_alphanumeric() || (n.is_ascii() && (leet(n as u8).is_some() || n == '*'))
@@ -276,18 +312,7 @@ impl Normalizer {
                 }
                 Piece::Sep => {
                     prev_word = false;
-                    match first.last_mut() {
-                        Some((SEP, u)) => u.end = end,
-                        _ => first.push((
-                            SEP,
-                            Unit {
-                                start,
-                                end,
-                                run: 1,
-                                soft: false,
-                            },
-                        )),
-                    }
+                    push_sep(&mut first, start, end);
                 }
                 Piece::Word(buf, len, soft) => {
                     prev_word = true;
@@ -366,6 +391,7 @@ impl Normalizer {
                 FoldKind::Compat => o.compatibility,
                 FoldKind::Accent => o.accents,
                 FoldKind::Confusable => o.confusables,
+                FoldKind::Letterlike => o.letterlike,
             };
             if on {
                 return fold_bytes(bytes);
@@ -388,6 +414,27 @@ impl Normalizer {
             return other_script(c);
         }
         Piece::Sep
+    }
+}
+
+/// A regional indicator letter (U+1F1E6..=U+1F1FF): two make a flag.
+fn is_regional_indicator(c: char) -> bool {
+    ('\u{1F1E6}'..='\u{1F1FF}').contains(&c)
+}
+
+/// Adds a separator for `start..end`, merged with one just before it.
+fn push_sep(first: &mut Vec<(u8, Unit)>, start: u32, end: u32) {
+    match first.last_mut() {
+        Some((SEP, u)) => u.end = end,
+        _ => first.push((
+            SEP,
+            Unit {
+                start,
+                end,
+                run: 1,
+                soft: false,
+            },
+        )),
     }
 }
 
@@ -530,6 +577,18 @@ fn join_separated_letters(text: &str, units: &mut Vec<(u8, Unit)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regional_indicators_spell_only_in_runs_of_three_or_more() {
+        let n = Normalizer::new(NormalizeOptions::default());
+        let flags = "\u{1F1EB}\u{1F1F7}"; // FR: a flag
+        assert_eq!(
+            n.normalize(&format!("go {flags} go")).to_string_lossy(),
+            "go go"
+        );
+        let word = "\u{1F1EB}\u{1F1FA}\u{1F1E8}\u{1F1F0}";
+        assert_eq!(n.normalize(word).to_string_lossy(), "fuck");
+    }
 
     fn norm(s: &str) -> String {
         Normalizer::default().normalize(s).to_string_lossy()
