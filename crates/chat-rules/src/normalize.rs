@@ -12,7 +12,7 @@
 //! policy (`[normalize]`).
 
 use crate::entities::html_entity;
-use crate::fold_table::{FOLD, FoldKind, IGNORE};
+use crate::fold_table::{FLAGS, FOLD, FoldKind, IGNORE};
 use serde::{Deserialize, Serialize};
 
 /// Which normalisation steps run before term matching. All are on by default.
@@ -264,16 +264,12 @@ impl Normalizer {
         let o = self.options;
         let mut chars = text.char_indices().peekable();
         let mut prev_word = false;
-        // Where the run of regional indicators under way ends, and whether it is spelled
-        // out (three or more: one or two are a flag, not letters).
+        // Where the run of regional indicators under way ends, and whether it spells
+        // letters rather than showing flags (see `indicator_run`).
         let mut indicators: Option<(usize, bool)> = None;
         while let Some((i, raw)) = chars.next() {
             if is_regional_indicator(raw) && indicators.is_none_or(|(end, _)| i >= end) {
-                let run = text[i..]
-                    .chars()
-                    .take_while(|&c| is_regional_indicator(c))
-                    .count();
-                indicators = Some((i + run * raw.len_utf8(), run >= 3));
+                indicators = Some(indicator_run(text, i));
             }
             if is_regional_indicator(raw) && indicators.is_some_and(|(_, spelled)| !spelled) {
                 prev_word = false;
@@ -420,6 +416,32 @@ impl Normalizer {
 /// A regional indicator letter (U+1F1E6..=U+1F1FF): two make a flag.
 fn is_regional_indicator(c: char) -> bool {
     ('\u{1F1E6}'..='\u{1F1FF}').contains(&c)
+}
+
+/// The run of regional indicators starting at byte `i` (invisible characters between
+/// them included): where it ends, and whether it spells letters. It shows flags, and is
+/// not read, when it stands apart from letters and pairs up into real flags (Unicode's
+/// RGI flags: `🇨🇦🇨🇦`, `🇳🇱🇬🇦`); an odd run, a pair that is no flag (`🇫🇺`), or a run
+/// glued to a word (`🇳🇮gger`) spells letters.
+fn indicator_run(text: &str, i: usize) -> (usize, bool) {
+    let mut letters = Vec::new();
+    let mut end = i;
+    for (j, c) in text[i..].char_indices() {
+        if is_regional_indicator(c) {
+            letters.push(b'a' + (c as u32 - 0x1F1E6) as u8);
+            end = i + j + c.len_utf8();
+        } else if !is_ignorable(c) {
+            break;
+        }
+    }
+    let glued = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let before = text[..i].chars().next_back();
+    let after = text[end..].chars().find(|&c| !is_ignorable(c));
+    let flags = letters.len().is_multiple_of(2)
+        && letters
+            .chunks(2)
+            .all(|p| FLAGS.binary_search(&[p[0], p[1]]).is_ok());
+    (end, glued(before) || glued(after) || !flags)
 }
 
 /// Adds a separator for `start..end`, merged with one just before it.
@@ -578,16 +600,31 @@ fn join_separated_letters(text: &str, units: &mut Vec<(u8, Unit)>) {
 mod tests {
     use super::*;
 
+    /// Regional indicators as text: each row spells letters with `A`..`Z` standing for
+    /// the indicators, and what the matcher sees.
     #[test]
-    fn regional_indicators_spell_only_in_runs_of_three_or_more() {
+    fn regional_indicators_are_flags_unless_they_spell() {
         let n = Normalizer::new(NormalizeOptions::default());
-        let flags = "\u{1F1EB}\u{1F1F7}"; // FR: a flag
-        assert_eq!(
-            n.normalize(&format!("go {flags} go")).to_string_lossy(),
-            "go go"
-        );
-        let word = "\u{1F1EB}\u{1F1FA}\u{1F1E8}\u{1F1F0}";
-        assert_eq!(n.normalize(word).to_string_lossy(), "fuck");
+        let ri = |s: &str| -> String {
+            s.chars()
+                .map(|c| match c {
+                    'A'..='Z' => char::from_u32(0x1F1E6 + (c as u32 - 'A' as u32)).unwrap_or(c),
+                    other => other,
+                })
+                .collect()
+        };
+        for (text, want) in [
+            ("go FR go", "go go"),                    // a flag
+            ("CACA eh", " eh"),                       // two real flags
+            ("NLGA partnership", " partnership"),     // two real flags
+            ("FUCK", "fuck"),                         // FU is no flag
+            ("NIgger", "niger"),                      // glued to a word (gg: one g, run 2)
+            ("F U C K", "fuck"),                      // single indicators
+            ("F\u{200B}U\u{200B}C\u{200B}K", "fuck"), // invisible characters between
+            ("ASS", "as"),                            // odd: no pairing (ss: one s, run 2)
+        ] {
+            assert_eq!(n.normalize(&ri(text)).to_string_lossy(), want, "{text}");
+        }
     }
 
     fn norm(s: &str) -> String {

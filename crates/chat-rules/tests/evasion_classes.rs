@@ -39,7 +39,15 @@ const CLASSES: &[(&str, Render)] = &[
     ("modifier letters", |w| {
         by_name(w, &["MODIFIER LETTER SMALL X", "MODIFIER LETTER CAPITAL X"])
     }),
+    // A word whose letter pairs are all real flags shows as flags (`🇦🇷🇸🇪` is Argentina and
+    // Sweden) and is not read: only the others are expected to be caught.
     ("regional indicators", |w| {
+        let letters: Vec<char> = w.chars().collect();
+        let all_flags =
+            letters.len().is_multiple_of(2) && letters.chunks(2).all(|p| is_flag(p[0], p[1]));
+        if all_flags {
+            return None;
+        }
         by_name(w, &["REGIONAL INDICATOR SYMBOL LETTER X"])
     }),
     ("negative squared", |w| {
@@ -61,6 +69,16 @@ const CLASSES: &[(&str, Render)] = &[
         Some(w.chars().map(|c| format!("&#x{:X};", c as u32)).collect())
     }),
 ];
+
+/// The regional indicator for a letter.
+fn indicator(c: char) -> String {
+    named("REGIONAL INDICATOR SYMBOL LETTER X", c).unwrap()
+}
+
+/// Whether two letters are a real flag (Unicode's RGI flags, from the `emojis` crate).
+fn is_flag(a: char, b: char) -> bool {
+    emojis::get(&format!("{}{}", indicator(a), indicator(b))).is_some()
+}
 
 /// The whole-word terms (letters only, four or more) of the default policy's term rules.
 fn default_terms() -> Vec<String> {
@@ -138,7 +156,8 @@ fn innocent_text_in_every_class_stays_innocent() {
         .collect();
     assert!(clean.len() >= 50);
     let mut flagged = Vec::new();
-    for (class, render) in CLASSES {
+    // Innocent sentences spelled in regional indicators are not a thing: flags are.
+    for (class, render) in CLASSES.iter().filter(|(c, _)| *c != "regional indicators") {
         for line in &clean {
             let words: Vec<String> = line
                 .split(' ')
@@ -150,14 +169,25 @@ fn innocent_text_in_every_class_stays_innocent() {
             }
         }
     }
-    for a in 'a'..='z' {
-        for b in 'a'..='z' {
-            let flag: String = format!("{a}{b}")
-                .chars()
-                .filter_map(|c| named("REGIONAL INDICATOR SYMBOL LETTER X", c))
-                .collect();
-            if caught(&policy, &format!("go {flag} go")) {
-                flagged.push(format!("flag {a}{b}"));
+    // Every pair of indicators alone, and every two real flags side by side.
+    let pairs: Vec<(char, char)> = ('a'..='z')
+        .flat_map(|a| ('a'..='z').map(move |b| (a, b)))
+        .collect();
+    for &(a, b) in &pairs {
+        if caught(&policy, &format!("go {}{} go", indicator(a), indicator(b))) {
+            flagged.push(format!("pair {a}{b}"));
+        }
+    }
+    let flags: Vec<String> = pairs
+        .iter()
+        .filter(|&&(a, b)| is_flag(a, b))
+        .map(|&(a, b)| format!("{}{}", indicator(a), indicator(b)))
+        .collect();
+    assert!(flags.len() > 250, "{}", flags.len());
+    for f in &flags {
+        for g in &flags {
+            if caught(&policy, &format!("{f}{g} game")) {
+                flagged.push(format!("flags {f}{g}"));
             }
         }
     }

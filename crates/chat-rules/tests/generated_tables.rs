@@ -1,7 +1,7 @@
 //! The Unicode fold table (`src/fold_table.rs`) is generated from the Unicode data in the
 //! `unicode-normalization` (NFKD, combining marks), `unicode-security` (TR39
-//! confusables) and `unicode_names2` (character names) crates, so the review path needs
-//! none of them at run time. This test
+//! confusables), `unicode_names2` (character names) and `emojis` (RGI flags) crates and
+//! the WHATWG entity list (`entities`), so the review path needs none of them at run time. This test
 //! regenerates it and fails if the committed file differs; run it with
 //! `UPDATE_GENERATED=1` to rewrite the file after upgrading those crates.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -85,6 +85,11 @@ const UNLIKE: &[&str] = &[
     "TURNED", "REVERSED", "INVERTED", "SIDEWAYS", "ROTATED", "BROKEN", "OLD", "MIDDLE",
 ];
 
+/// Words in a character's name for a shape that keeps the letter legible, read past.
+const SHAPES: &[&str] = &[
+    "OPEN", "INSULAR", "SCRIPT", "DOTLESS", "BAR", "BARRED", "CLOSED",
+];
+
 /// A letter-like character by its Unicode name: one whose name spells a Latin letter
 /// (`LATIN LETTER SMALL CAPITAL F`, `MODIFIER LETTER CAPITAL K`, `NEGATIVE SQUARED LATIN
 /// CAPITAL LETTER F`, `LATIN SMALL LETTER K WITH HOOK`) or is a regional indicator letter,
@@ -104,6 +109,8 @@ fn name_fold(c: char) -> Option<String> {
     if !latin || words.iter().any(|w| UNLIKE.contains(w)) {
         return None;
     }
+    // A letter named with a shape that keeps it legible (`OPEN E`, `INSULAR F`, `U BAR`).
+    let words: Vec<&str> = words.into_iter().filter(|w| !SHAPES.contains(w)).collect();
     match words.as_slice() {
         [.., "LETTER" | "CAPITAL" | "SMALL", x] => letter(x),
         _ => None,
@@ -205,6 +212,60 @@ fn generate() -> String {
     out.push_str("/// Code point ranges dropped before matching: combining marks and default-ignorable\n/// format characters, sorted.\n#[rustfmt::skip]\npub(crate) static IGNORE: &[(u32, u32)] = &[\n");
     for (lo, hi) in ignore {
         writeln!(out, "    (0x{lo:04X}, 0x{hi:04X}),").unwrap();
+    }
+    out.push_str("];\n");
+    out.push_str(&flags_and_entities());
+    out
+}
+
+/// The regional indicator pairs that are real flags (Unicode's RGI flag sequences, from
+/// the `emojis` crate), and the HTML named character references that stand for one
+/// character (the WHATWG list, from the `entities` crate).
+fn flags_and_entities() -> String {
+    let ri = |c: char| (0x1F1E6..=0x1F1FF).contains(&(c as u32));
+    let mut flags: Vec<String> = emojis::iter()
+        .map(|e| e.as_str())
+        .filter(|s| s.chars().count() == 2 && s.chars().all(ri))
+        .map(|s| {
+            s.chars()
+                .map(|c| char::from(b'a' + (c as u32 - 0x1F1E6) as u8))
+                .collect()
+        })
+        .collect();
+    flags.sort();
+    flags.dedup();
+    let mut out = String::new();
+    writeln!(
+        out,
+        "\n/// Regional indicator pairs that are flags ({} of them), as lower-case letter pairs,\n/// sorted: a run made of these is flags, not letters.\n#[rustfmt::skip]\npub(crate) static FLAGS: &[[u8; 2]] = &[",
+        flags.len()
+    )
+    .unwrap();
+    for f in &flags {
+        let b = f.as_bytes();
+        writeln!(out, "    *b\"{}{}\",", b[0] as char, b[1] as char).unwrap();
+    }
+    out.push_str("];\n");
+    // Names (without `&`, with `;` when the reference needs one) of single characters.
+    let mut named: Vec<(String, char)> = entities::ENTITIES
+        .iter()
+        .filter_map(|e| {
+            let mut chars = e.characters.chars();
+            let c = chars.next()?;
+            (chars.next().is_none() && !c.is_control())
+                .then(|| (e.entity.trim_start_matches('&').to_string(), c))
+        })
+        .collect();
+    named.sort();
+    named.dedup();
+    writeln!(
+        out,
+        "\n/// HTML named character references of one character ({} names; those without `;`\n/// are the legacy names browsers also read bare), sorted by name.\n#[rustfmt::skip]\npub(crate) static ENTITIES: &[(&str, char)] = &[",
+        named.len()
+    )
+    .unwrap();
+    for (name, c) in &named {
+        writeln!(out, "    ({name:?}, {c:?}),").unwrap();
     }
     out.push_str("];\n");
     out
