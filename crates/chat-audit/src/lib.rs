@@ -47,6 +47,7 @@ pub mod api;
 pub mod app;
 pub mod checkpoint;
 mod checks;
+mod fix;
 mod listing;
 mod policy;
 pub mod remediation;
