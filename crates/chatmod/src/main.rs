@@ -2,27 +2,68 @@
 
 use anyhow::{Context, Result, bail};
 use chat_rules::{DEFAULT_POLICY_TOML, Policy, PolicySet};
+use clap::{Parser, Subcommand};
 use ivs_chat_review::{ReviewConfig, ReviewRequest, ReviewService, RuleReviewer};
 use std::io::BufRead;
 use std::time::Instant;
 
-const HELP: &str = "\
-chatmod: review chat messages with a moderation policy
+/// Review chat messages with a moderation policy, check policies and run their examples.
+#[derive(Debug, Parser)]
+#[command(name = "chatmod", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-USAGE:
-  chatmod review [--policy FILE] [--room ARN] [--text MESSAGE]... [EVENT.json]...
-      Review IVS review events (files) and typed messages (--text, or lines on standard
-      input with --stdin) and print each verdict, the rules that fired and the response.
-      Without --policy the embedded default policy is used.
-  chatmod policy check [FILE]
-      Compile a policy (default: the embedded one), report its size, unreachable and
-      shadowed rules, and run its examples. Exits 1 if it does not compile or an example
-      fails.
-  chatmod policy print-default
-      Print the embedded default policy (a starting point for your own).
-  chatmod normalize TEXT
-      Show the normalised form the term matcher sees.
-";
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Review IVS review events (files) and typed messages, and print each verdict, the
+    /// rules that fired and the response sent to IVS.
+    Review(ReviewArgs),
+    /// Check a policy or print the default one.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Show the normalised form the term matcher sees.
+    Normalize {
+        /// The message (several words are joined with spaces).
+        #[arg(required = true)]
+        text: Vec<String>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct ReviewArgs {
+    /// A policy file (TOML or JSON); without it the embedded default policy is used.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<String>,
+    /// The room the messages are sent to (a room ARN), for per-room policies.
+    #[arg(long, value_name = "ARN", default_value = "")]
+    room: String,
+    /// A message to review; repeat for more.
+    #[arg(long = "text", short = 't', value_name = "MESSAGE")]
+    texts: Vec<String>,
+    /// Review each non-empty line of standard input as a message.
+    #[arg(long)]
+    stdin: bool,
+    /// IVS message review events (JSON files).
+    #[arg(value_name = "EVENT.json")]
+    events: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Compile a policy (default: the embedded one), report its size, unreachable and
+    /// shadowed rules, and run its examples; exits 1 if it does not compile or an example
+    /// fails.
+    #[command(visible_alias = "test")]
+    Check {
+        /// The policy file (TOML or JSON).
+        #[arg(value_name = "FILE")]
+        file: Option<String>,
+    },
+    /// Print the embedded default policy (a starting point for your own).
+    PrintDefault,
+}
 
 /// `println!` that returns an error instead of panicking when stdout is closed
 /// (`chatmod ... | head`).
@@ -47,28 +88,20 @@ fn main() {
 }
 
 fn run() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("review") => review(&args[1..]),
-        Some("policy") => match args.get(1).map(String::as_str) {
-            Some("check") | Some("test") => check(args.get(2).map(String::as_str)),
-            Some("print-default") => {
-                say!("{}", DEFAULT_POLICY_TOML.trim_end());
-                Ok(())
-            }
-            _ => bail!("usage: chatmod policy check [FILE] | chatmod policy print-default"),
-        },
-        Some("normalize") => {
-            let text = args[1..].join(" ");
-            let n = Policy::default_policy().normalizer().normalize(&text);
+    match Cli::parse().command {
+        Command::Review(args) => review(args),
+        Command::Policy(PolicyCommand::Check { file }) => check(file.as_deref()),
+        Command::Policy(PolicyCommand::PrintDefault) => {
+            say!("{}", DEFAULT_POLICY_TOML.trim_end());
+            Ok(())
+        }
+        Command::Normalize { text } => {
+            let n = Policy::default_policy()
+                .normalizer()
+                .normalize(&text.join(" "));
             say!("{}", n.to_string_lossy());
             Ok(())
         }
-        Some("-h") | Some("--help") | Some("help") | None => {
-            say!("{}", HELP.trim_end());
-            Ok(())
-        }
-        Some(other) => bail!("unknown command {other:?}; see chatmod --help"),
     }
 }
 
@@ -79,23 +112,14 @@ fn load(path: Option<&str>) -> Result<Policy> {
     }
 }
 
-fn review(args: &[String]) -> Result<()> {
-    let mut policy = None;
-    let mut room = String::new();
-    let mut texts = Vec::new();
-    let mut files = Vec::new();
-    let mut stdin = false;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--policy" => policy = Some(it.next().context("--policy needs a file")?.clone()),
-            "--room" => room = it.next().context("--room needs an ARN")?.clone(),
-            "--text" | "-t" => texts.push(it.next().context("--text needs a message")?.clone()),
-            "--stdin" => stdin = true,
-            f if f.starts_with('-') => bail!("unknown option {f}; see chatmod --help"),
-            f => files.push(f.to_string()),
-        }
-    }
+fn review(args: ReviewArgs) -> Result<()> {
+    let ReviewArgs {
+        policy,
+        room,
+        mut texts,
+        stdin,
+        events: files,
+    } = args;
     if stdin {
         for line in std::io::stdin().lock().lines() {
             let line = line?;
