@@ -13,6 +13,9 @@
 //!   too large, lone surrogates, numbers out of range, nesting past 128 levels) or whatever
 //!   has the wrong shape gets a configured verdict, default DENY, instead of a runtime
 //!   error that would hand the decision to the room's fallback (ALLOW by default).
+//! - [`ReviewConfig::from_env`] and [`report_init_error`]: the environment every review
+//!   handler reads (verdicts, room length, content logging) and a failed init reported
+//!   through the Lambda Runtime API ([`env`]).
 //! - [`simulator`]: what IVS would do with a handler's outcome, for tests and local runs.
 //! - [`RuleReviewer`] (feature `rules`, on by default): reviews with a `chat-rules` policy.
 //!
@@ -44,6 +47,7 @@
 
 mod contract;
 mod enforce;
+pub mod env;
 #[cfg(feature = "rules")]
 mod rules;
 mod service;
@@ -55,6 +59,7 @@ pub use contract::{
     json_string_len,
 };
 pub use enforce::{Correction, PLACEHOLDER_CONTENT, ReviewConfig};
+pub use env::{EnvError, report_init_error};
 #[cfg(feature = "rules")]
 pub use rules::{
     FLAGGED_ATTRIBUTE, RULES_ATTRIBUTE, RuleDecision, RuleReviewer, SEVERITY_ATTRIBUTE,

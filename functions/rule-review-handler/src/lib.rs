@@ -5,15 +5,14 @@
 //! | `CHAT_POLICY` | the policy itself, TOML or JSON | unset |
 //! | `CHAT_POLICY_FILE` | path of a policy file (TOML or JSON) | unset |
 //! | `CHAT_POLICY_DIR` | directory of per-room policies (`*.toml`, `*.json`; each names its `rooms`; `default.toml` replaces the default) | unset |
-//! | `INVALID_REQUEST_VERDICT` | `DENY` or `ALLOW` for events that are not valid review requests | `DENY` |
-//! | `FAILURE_VERDICT` | `DENY` or `ALLOW` when reviewing fails | `DENY` |
-//! | `ROOM_MAX_MESSAGE_LENGTH` | the rooms' `maximumMessageLength`, if masked content may exceed the original | unset |
-//! | `LOG_MESSAGE_CONTENT` | `true` logs message content and sender IP | `false` |
+//!
+//! and the variables every review handler reads ([`ivs_chat_review::env`]: the verdicts
+//! for invalid requests and failures, the rooms' maximum length, content logging).
 //!
 //! With neither `CHAT_POLICY` nor `CHAT_POLICY_FILE`, the embedded default policy is used.
 
 use chat_rules::{Policy, PolicyError, PolicySet};
-use ivs_chat_review::{ReviewConfig, ReviewResult, RuleReviewer};
+use ivs_chat_review::{EnvError, ReviewConfig, RuleReviewer};
 
 /// Why the handler cannot start. The message names the variable, and for policy errors
 /// the rule and line, and says how to fix it.
@@ -28,32 +27,12 @@ pub enum ConfigError {
         #[source]
         error: PolicyError,
     },
-    /// A variable has a value that is not understood.
-    #[error("{name}={value:?} is not valid: {expected}")]
-    Invalid {
-        /// The variable.
-        name: &'static str,
-        /// Its value.
-        value: String,
-        /// What is accepted.
-        expected: &'static str,
-    },
+    /// A variable every reviewer reads has a value that is not understood.
+    #[error(transparent)]
+    Env(#[from] EnvError),
     /// Two variables that exclude each other are both set.
     #[error("CHAT_POLICY and CHAT_POLICY_FILE are both set: set one of them")]
     Ambiguous,
-}
-
-fn verdict(name: &'static str, value: Option<String>) -> Result<ReviewResult, ConfigError> {
-    match value.as_deref().map(str::trim) {
-        None | Some("") => Ok(ReviewResult::Deny),
-        Some(v) if v.eq_ignore_ascii_case("deny") => Ok(ReviewResult::Deny),
-        Some(v) if v.eq_ignore_ascii_case("allow") => Ok(ReviewResult::Allow),
-        Some(v) => Err(ConfigError::Invalid {
-            name,
-            value: v.to_string(),
-            expected: "DENY or ALLOW",
-        }),
-    }
 }
 
 /// Builds the reviewer and its configuration from environment variables (read through
@@ -82,70 +61,8 @@ pub fn from_env(
         })?,
         None => PolicySet::new(default),
     };
-    let room_max_length = match env("ROOM_MAX_MESSAGE_LENGTH").filter(|s| !s.trim().is_empty()) {
-        None => None,
-        Some(v) => match v.trim().parse::<usize>() {
-            Ok(n) if (1..=500).contains(&n) => Some(n),
-            _ => {
-                return Err(ConfigError::Invalid {
-                    name: "ROOM_MAX_MESSAGE_LENGTH",
-                    value: v,
-                    expected: "a whole number from 1 to 500",
-                });
-            }
-        },
-    };
-    let log_content = match env("LOG_MESSAGE_CONTENT").as_deref().map(str::trim) {
-        None | Some("") | Some("false") | Some("0") => false,
-        Some("true") | Some("1") => true,
-        Some(v) => {
-            return Err(ConfigError::Invalid {
-                name: "LOG_MESSAGE_CONTENT",
-                value: v.to_string(),
-                expected: "true or false",
-            });
-        }
-    };
-    let config = ReviewConfig {
-        on_invalid_request: verdict("INVALID_REQUEST_VERDICT", env("INVALID_REQUEST_VERDICT"))?,
-        on_failure: verdict("FAILURE_VERDICT", env("FAILURE_VERDICT"))?,
-        room_max_length,
-        log_content,
-    };
+    let config = ReviewConfig::from_env(env)?;
     Ok((RuleReviewer::new(policies), config))
-}
-
-/// Reports an init failure to the Lambda Runtime API (`POST /runtime/init/error`), so the
-/// reason shows in the function's logs and in the Invoke error, and returns the error for
-/// `main` to exit with. Outside Lambda (no `AWS_LAMBDA_RUNTIME_API`) it only returns it.
-pub async fn fail_init(error: ConfigError) -> lambda_runtime::Error {
-    let message = error.to_string();
-    tracing::error!(error = %message, "init failed");
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        let body = serde_json::json!({
-            "errorType": "Runtime.InitError",
-            "errorMessage": message,
-        });
-        let request = lambda_runtime_api_client::build_request()
-            .method(http::Method::POST)
-            .uri("/2018-06-01/runtime/init/error")
-            .header("lambda-runtime-function-error-type", "Runtime.InitError")
-            .body(lambda_runtime_api_client::body::Body::from(
-                body.to_string(),
-            ));
-        match (
-            lambda_runtime_api_client::Client::builder().build(),
-            request,
-        ) {
-            (Ok(client), Ok(request)) => {
-                if let Err(e) = client.call(request).await {
-                    tracing::error!(error = %e, "could not report the init error");
-                }
-            }
-            _ => tracing::error!("could not build the init error report"),
-        }
-    }
-    Box::new(error)
 }
 
 #[cfg(test)]

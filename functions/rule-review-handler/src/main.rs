@@ -6,7 +6,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let (reviewer, config) = match rule_review_handler::from_env(|k| std::env::var(k).ok()) {
         Ok(built) => built,
-        Err(e) => return Err(rule_review_handler::fail_init(e).await),
+        Err(e) => return Err(ivs_chat_review::report_init_error(e).await),
     };
     ivs_chat_review::run(reviewer, config).await
 }
