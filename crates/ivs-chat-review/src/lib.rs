@@ -40,7 +40,13 @@
 //! #[tokio::main(flavor = "current_thread")]
 //! async fn main() -> Result<(), lambda_runtime::Error> {
 //!     lambda_runtime::tracing::init_default_subscriber();
-//!     ivs_chat_review::run(NoShouting, ReviewConfig::default()).await
+//!     // The same variables as the rule-based handler (verdicts, room length, content
+//!     // logging); a bad value is reported as the function's init error.
+//!     let config = match ReviewConfig::from_env(|k| std::env::var(k).ok()) {
+//!         Ok(config) => config,
+//!         Err(e) => return Err(ivs_chat_review::report_init_error(e).await),
+//!     };
+//!     ivs_chat_review::run(NoShouting, config).await
 //! }
 //! ```
 #![warn(missing_docs)]
