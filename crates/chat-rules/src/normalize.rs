@@ -291,9 +291,7 @@ impl Normalizer {
                 }
             }
             let next = chars.peek().map(|&(_, n)| n);
-            let next_is_word = next.is_some_and(|n| {
-                n.is_alphanumeric() || (n.is_ascii() && (leet(n as u8).is_some() || n == '*'))
-            });
+            let next_is_word = next.is_some_and(wordish);
             let next_alnum = next.is_some_and(char::is_alphanumeric);
             let piece = self.piece(c, prev_word, next_is_word, next_alnum);
             match piece {
@@ -418,29 +416,38 @@ fn is_regional_indicator(c: char) -> bool {
     ('\u{1F1E6}'..='\u{1F1FF}').contains(&c)
 }
 
+/// True for a character that can be part of a word: a letter or digit, or a symbol read
+/// as one next to a word (leetspeak, `*`, `#`).
+fn wordish(c: char) -> bool {
+    c.is_alphanumeric() || (c.is_ascii() && (leet(c as u8).is_some() || c == '*' || c == '#'))
+}
+
 /// The run of regional indicators starting at byte `i` (invisible characters between
 /// them included): where it ends, and whether it spells letters. It shows flags, and is
-/// not read, when it stands apart from letters and pairs up into real flags (Unicode's
-/// RGI flags: `🇨🇦🇨🇦`, `🇳🇱🇬🇦`); an odd run, a pair that is no flag (`🇫🇺`), or a run
-/// glued to a word (`🇳🇮gger`) spells letters.
+/// not read, when it stands apart from words and pairs up into real flags (Unicode's RGI
+/// flags: `🇨🇦🇨🇦`, `🇳🇱🇬🇦`), each pair side by side as a flag must be. An odd run, a pair
+/// that is no flag (`🇫🇺`), a pair split by an invisible character (which a renderer shows
+/// as two letters), or a run glued to a word (`🇳🇮gger`, `a\u{200D}🇸🇸`) spells letters.
 fn indicator_run(text: &str, i: usize) -> (usize, bool) {
-    let mut letters = Vec::new();
+    let mut letters: Vec<(usize, u8)> = Vec::new();
     let mut end = i;
     for (j, c) in text[i..].char_indices() {
         if is_regional_indicator(c) {
-            letters.push(b'a' + (c as u32 - 0x1F1E6) as u8);
+            letters.push((i + j, b'a' + (c as u32 - 0x1F1E6) as u8));
             end = i + j + c.len_utf8();
         } else if !is_ignorable(c) {
             break;
         }
     }
-    let glued = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
-    let before = text[..i].chars().next_back();
+    let glued = |c: Option<char>| c.is_some_and(wordish);
+    let before = text[..i].chars().rev().find(|&c| !is_ignorable(c));
     let after = text[end..].chars().find(|&c| !is_ignorable(c));
+    // Each indicator is 4 bytes of UTF-8: a flag's second letter starts 4 bytes after its
+    // first.
     let flags = letters.len().is_multiple_of(2)
         && letters
             .chunks(2)
-            .all(|p| FLAGS.binary_search(&[p[0], p[1]]).is_ok());
+            .all(|p| p[1].0 == p[0].0 + 4 && FLAGS.binary_search(&[p[0].1, p[1].1]).is_ok());
     (end, glued(before) || glued(after) || !flags)
 }
 
@@ -622,6 +629,9 @@ mod tests {
             ("F U C K", "fuck"),                      // single indicators
             ("F\u{200B}U\u{200B}C\u{200B}K", "fuck"), // invisible characters between
             ("ASS", "as"),                            // odd: no pairing (ss: one s, run 2)
+            ("T\u{200B}W\u{200B}A\u{200B}T", "twat"), // real flags, but split: letters
+            ("a\u{200D}SS", "as"),                    // glued through an invisible joiner
+            ("SH!t", "shit"),                         // glued to a leetspeak symbol
         ] {
             assert_eq!(n.normalize(&ri(text)).to_string_lossy(), want, "{text}");
         }

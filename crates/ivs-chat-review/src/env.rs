@@ -56,20 +56,22 @@ impl ReviewConfig {
                 _ => {
                     return Err(EnvError {
                         name: "ROOM_MAX_MESSAGE_LENGTH",
-                        value: v,
+                        value: v.trim().to_string(),
                         expected: "a whole number from 1 to 500",
                     });
                 }
             },
         };
         let log_content = match env("LOG_MESSAGE_CONTENT").as_deref().map(str::trim) {
-            None | Some("") | Some("false") | Some("0") => false,
-            Some("true") | Some("1") => true,
+            None | Some("") | Some("0") => false,
+            Some("1") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
             Some(v) => {
                 return Err(EnvError {
                     name: "LOG_MESSAGE_CONTENT",
                     value: v.to_string(),
-                    expected: "true or false",
+                    expected: "true or false (or 1 or 0)",
                 });
             }
         };
@@ -117,11 +119,14 @@ where
             lambda_runtime_api_client::Client::builder().build(),
             request,
         ) {
-            (Ok(client), Ok(request)) => {
-                if let Err(e) = client.call(request).await {
-                    tracing::error!(error = %e, "could not report the init error");
-                }
-            }
+            (Ok(client), Ok(request)) => match client.call(request).await {
+                Ok(r) if !r.status().is_success() => tracing::error!(
+                    status = r.status().as_u16(),
+                    "the Runtime API refused the init error report"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "could not report the init error"),
+            },
             _ => tracing::error!("could not build the init error report"),
         }
     }
@@ -150,7 +155,7 @@ mod tests {
         let c = ReviewConfig::from_env(env(&[
             ("INVALID_REQUEST_VERDICT", " Allow "),
             ("ROOM_MAX_MESSAGE_LENGTH", "200"),
-            ("LOG_MESSAGE_CONTENT", "1"),
+            ("LOG_MESSAGE_CONTENT", "TRUE"),
         ]))
         .unwrap();
         assert_eq!(c.on_invalid_request, ReviewResult::Allow);
