@@ -193,12 +193,7 @@ impl CheckpointStore for MemoryStore {
     }
     async fn save(&self, audit: &str, cp: &Checkpoint, expected: u64) -> Result<u64, StoreError> {
         let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());
-        let current = items.get(audit).map_or(0, |(_, v)| *v);
-        if current != expected {
-            return Err(StoreError::Conflict);
-        }
-        items.insert(audit.to_string(), (cp.clone(), expected + 1));
-        Ok(expected + 1)
+        compare_and_swap(&mut items, audit, cp, expected)
     }
     async fn save_page(
         &self,
@@ -209,17 +204,13 @@ impl CheckpointStore for MemoryStore {
     ) -> Result<u64, StoreError> {
         // Both under the checkpoint lock: the page is saved only with the checkpoint.
         let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());
-        let current = items.get(audit).map_or(0, |(_, v)| *v);
-        if current != expected {
-            return Err(StoreError::Conflict);
-        }
+        let version = compare_and_swap(&mut items, audit, cp, expected)?;
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         seen.insert(
             (audit.to_string(), page.sweep, page.page),
             page.rooms.to_vec(),
         );
-        items.insert(audit.to_string(), (cp.clone(), expected + 1));
-        Ok(expected + 1)
+        Ok(version)
     }
     async fn load_seen(&self, audit: &str, sweep: i64, pages: u64) -> Result<Vec<u64>, StoreError> {
         let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
@@ -237,6 +228,21 @@ impl CheckpointStore for MemoryStore {
         seen.retain(|(a, s, _), _| !(a == audit && *s == sweep));
         Ok(())
     }
+}
+
+/// Stores `cp` as `audit`'s checkpoint if its version is still `expected`.
+fn compare_and_swap(
+    items: &mut std::collections::HashMap<String, (Checkpoint, u64)>,
+    audit: &str,
+    cp: &Checkpoint,
+    expected: u64,
+) -> Result<u64, StoreError> {
+    let current = items.get(audit).map_or(0, |(_, v)| *v);
+    if current != expected {
+        return Err(StoreError::Conflict);
+    }
+    items.insert(audit.to_string(), (cp.clone(), expected + 1));
+    Ok(expected + 1)
 }
 
 /// A JSON file per audit in a directory (`<dir>/<audit>.json`), for command-line runs.
@@ -266,6 +272,30 @@ impl FileStore {
     fn io(&self) -> impl Fn(std::io::Error) -> StoreError + '_ {
         |e| StoreError::Backend(format!("{}: {e}", self.dir.display()))
     }
+    /// Fails with `Conflict` unless `audit`'s stored version is `expected`.
+    fn expect_version(&self, audit: &str, expected: u64) -> Result<(), StoreError> {
+        let current = self.read(audit)?.map_or(0, |v| v.version);
+        if current == expected {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+    /// Writes `cp` as version `expected + 1` (the version was checked by the caller).
+    fn write(&self, audit: &str, cp: &Checkpoint, expected: u64) -> Result<u64, StoreError> {
+        let io = self.io();
+        std::fs::create_dir_all(&self.dir).map_err(&io)?;
+        let body = serde_json::to_vec_pretty(&Versioned {
+            version: expected + 1,
+            checkpoint: cp.clone(),
+        })
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+        // Write then rename, so a crash never leaves half a checkpoint.
+        let tmp = self.dir.join(format!(".{audit}.json.tmp"));
+        std::fs::write(&tmp, body).map_err(&io)?;
+        std::fs::rename(&tmp, self.path(audit)).map_err(&io)?;
+        Ok(expected + 1)
+    }
     fn read(&self, audit: &str) -> Result<Option<Versioned>, StoreError> {
         match std::fs::read(self.path(audit)) {
             Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
@@ -291,22 +321,8 @@ impl CheckpointStore for FileStore {
         })
     }
     async fn save(&self, audit: &str, cp: &Checkpoint, expected: u64) -> Result<u64, StoreError> {
-        let current = self.read(audit)?.map_or(0, |v| v.version);
-        if current != expected {
-            return Err(StoreError::Conflict);
-        }
-        let io = self.io();
-        std::fs::create_dir_all(&self.dir).map_err(&io)?;
-        let body = serde_json::to_vec_pretty(&Versioned {
-            version: expected + 1,
-            checkpoint: cp.clone(),
-        })
-        .map_err(|e| StoreError::Backend(e.to_string()))?;
-        // Write then rename, so a crash never leaves half a checkpoint.
-        let tmp = self.dir.join(format!(".{audit}.json.tmp"));
-        std::fs::write(&tmp, body).map_err(&io)?;
-        std::fs::rename(&tmp, self.path(audit)).map_err(&io)?;
-        Ok(expected + 1)
+        self.expect_version(audit, expected)?;
+        self.write(audit, cp, expected)
     }
     /// The page is one line (`<page> <rooms>`) appended to the sweep's seen file (a later
     /// line for a page wins; a line a crash cut short is ended first and then ignored),
@@ -319,10 +335,7 @@ impl CheckpointStore for FileStore {
         page: SeenPage<'_>,
     ) -> Result<u64, StoreError> {
         use std::io::{Read, Seek, SeekFrom, Write};
-        let current = self.read(audit)?.map_or(0, |v| v.version);
-        if current != expected {
-            return Err(StoreError::Conflict);
-        }
+        self.expect_version(audit, expected)?;
         let io = self.io();
         std::fs::create_dir_all(&self.dir).map_err(&io)?;
         let mut file = std::fs::OpenOptions::new()
@@ -340,7 +353,7 @@ impl CheckpointStore for FileStore {
         let lead = if last[0] == b'\n' { "" } else { "\n" };
         let line = format!("{lead}{} {}\n", page.page, crate::seen::encode(page.rooms));
         file.write_all(line.as_bytes()).map_err(&io)?;
-        self.save(audit, cp, expected).await
+        self.write(audit, cp, expected)
     }
     async fn load_seen(&self, audit: &str, sweep: i64, pages: u64) -> Result<Vec<u64>, StoreError> {
         let path = self.seen_path(audit, sweep);
